@@ -1,0 +1,3 @@
+from kdsearch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""The `kdsearch` command: parses arguments, calls library functions, maps errors to exit codes.
+
+Thin on purpose: every command is a function in the library; this file only wires argparse to
+them. Errors the user can fix (`UserError`) print one line and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kdsearch.errors import EXIT_USER_ERROR, UserError
+
+EPILOG = """examples:
+  kdsearch run search_spaces/edam.yaml                 search on the embedded synthetic data (CPU is fine)
+  kdsearch run edam --gpus 8 --num-samples 64          use 8 GPUs, 64 trials
+  kdsearch run edam --smoke-test                       2 tiny trials: checks the wiring in about a minute
+  kdsearch leaderboard results/<name>                  the table of a finished or running search
+  kdsearch data synth data/small.h5 --preset small     write the synthetic dataset
+  kdsearch data info data/small.h5                     splits, shapes, label statistics
+"""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def cmd_run(args) -> int:
+    from kdsearch.search.driver import RunOptions, run_search
+    from kdsearch.search.report import print_outcome
+    from kdsearch.search.space import load_space
+
+    console = _console()
+    space = load_space(args.space)
+    opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
+                      smoke_test=args.smoke_test, resume=args.resume, results_root=args.results_dir)
+    outcome = run_search(space, opts, console)
+    print_outcome(outcome, console)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from kdsearch.search.space import load_space
+
+    space = load_space(args.space)
+    searched = ", ".join(space.params) or "nothing (a single configuration)"
+    print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, "
+          f"method {space.config['distill']['method']}; searches {searched}")
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    from kdsearch.results.leaderboard import leaderboard_command
+
+    return leaderboard_command(args.results, top=args.top)
+
+
+def cmd_data_synth(args) -> int:
+    from kdsearch.data.info import synth_command
+
+    return synth_command(args.out, args.preset, args.seed)
+
+
+def cmd_data_info(args) -> int:
+    from kdsearch.data.info import info_command
+
+    return info_command(args.file)
+
+
+def cmd_teacher_list(args) -> int:
+    from kdsearch.search.teacher_list import teacher_list_command
+
+    return teacher_list_command()
+
+
+def cmd_cluster_check(args) -> int:
+    from kdsearch.cluster.check import cluster_check_command
+
+    return cluster_check_command(args.files)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kdsearch", description="Hyperparameter search for multimodal -> video-only knowledge distillation "
+        "(Ray Tune + ASHA + Optuna TPE).", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run a search described by a space YAML", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
+    run.add_argument("--gpus", type=int, default=None,
+                     help="GPUs the search may use (default: all visible; per-trial share from resources.gpus_per_trial)")
+    run.add_argument("--cpus", type=int, default=None, help="CPUs the search may use (default: all)")
+    run.add_argument("--num-samples", type=int, default=None, help="number of trials (overrides search.num_samples)")
+    run.add_argument("--name", default=None, help="results name: results/<name>/ (default: <space>-<timestamp>)")
+    run.add_argument("--results-dir", default="results", help="where results/<name>/ folders go (default: results)")
+    run.add_argument("--smoke-test", action="store_true", help="2 trials x 1 epoch, 1-epoch teacher: check the wiring")
+    run.add_argument("--resume", action="store_true", help="continue the interrupted search --name NAME")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check a space file completely without running it")
+    validate.add_argument("space")
+    validate.set_defaults(func=cmd_validate)
+
+    board = sub.add_parser("leaderboard", help="print the leaderboard of results/<name>")
+    board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
+    board.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    board.set_defaults(func=cmd_leaderboard)
+
+    data = sub.add_parser("data", help="dataset files: synthesise, inspect").add_subparsers(
+        dest="data_command", metavar="DATA_COMMAND", required=True)
+    synth = data.add_parser("synth", help="write a synthetic dataset in kdsearch's HDF5 layout")
+    synth.add_argument("out", help="output .h5 file")
+    synth.add_argument("--preset", default="small", help="small (CPU default) or mosei (CMU-MOSEI shapes, ~4.5 GB)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(func=cmd_data_synth)
+    info = data.add_parser("info", help="splits, shapes and label statistics of a dataset file")
+    info.add_argument("file")
+    info.set_defaults(func=cmd_data_info)
+
+    teacher = sub.add_parser("teacher", help="the teacher cache").add_subparsers(
+        dest="teacher_command", metavar="TEACHER_COMMAND", required=True)
+    tlist = teacher.add_parser("list", help="list cached teachers")
+    tlist.set_defaults(func=cmd_teacher_list)
+
+    cluster = sub.add_parser("cluster", help="cluster configs").add_subparsers(
+        dest="cluster_command", metavar="CLUSTER_COMMAND", required=True)
+    check = cluster.add_parser("check", help="validate a Ray launcher config or KubeRay manifest offline")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_cluster_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"kdsearch: error: {exc.message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("kdsearch: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""Where a space's data comes from: a dataset file, or the embedded synthetic generator.
+
+``data: {synthetic: small, seed: 0}`` generates the preset once into the cache
+(``$KDSEARCH_CACHE/data/synthetic-small-seed0.h5``) and reuses it afterwards;
+``data: {path: mosei.h5}`` reads a file written by ``kdsearch data import``/``synth``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+
+from kdsearch.errors import DataError, SpaceError
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("KDSEARCH_CACHE") or Path.home() / ".cache" / "kdsearch")
+
+
+def dataset_path(data_cfg: dict, *, create: bool = True, console=None) -> Path:
+    """The dataset file for a `data` section, generating a synthetic preset when needed."""
+    if data_cfg.get("path"):
+        path = Path(data_cfg["path"]).expanduser()
+        if not path.is_file():
+            raise DataError("no such dataset file", file=str(path), field="data.path")
+        return path
+    preset = data_cfg.get("synthetic")
+    from kdsearch.data.synthetic import PRESETS, generate
+
+    if preset not in PRESETS:
+        raise SpaceError(f"unknown synthetic preset {preset!r}; presets: {', '.join(PRESETS)}", field="data.synthetic")
+    path = _cache_root() / "data" / f"synthetic-{preset}-seed{int(data_cfg.get('seed', 0))}.h5"
+    if create and not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if console is not None:
+            console.print(f"Generating synthetic dataset '{preset}' (seed {data_cfg.get('seed', 0)}) -> {path}")
+        generate(str(path), preset=preset, seed=int(data_cfg.get("seed", 0)))
+    return path
+
+
+def dataset_shapes(data_cfg: dict) -> tuple[dict[str, int], dict[str, int]]:
+    """(feature dims, sequence lengths) without loading the arrays or generating anything."""
+    if not data_cfg.get("path"):
+        from kdsearch.data.synthetic import preset_shapes
+
+        if data_cfg.get("synthetic") is None:
+            raise SpaceError("set either data.path or data.synthetic", field="data")
+        return preset_shapes(data_cfg["synthetic"])
+    path = dataset_path(data_cfg, create=False)
+    try:
+        with h5py.File(path, "r") as f:
+            group = f["train"]
+            shapes = {m: group[m].shape for m in ("text", "audio", "vision")}
+    except (OSError, KeyError) as exc:
+        raise DataError(f"cannot read train split shapes: {exc}", file=str(path), field="train") from None
+    return {m: s[2] for m, s in shapes.items()}, {m: s[1] for m, s in shapes.items()}
+
+
+def load_for_search(data_cfg: dict, console=None):
+    """Resolve, (generate,) load and validate the dataset a search trains on."""
+    from kdsearch.data.layout import load_dataset
+
+    return load_dataset(str(dataset_path(data_cfg, console=console)))

@@ -1,0 +1,137 @@
+"""EDAM: Entropy Distillation in Attention Maps. Agarwal, Agrawal, Ferrari, Bremond, "From
+Multimodal to Unimodal Attention in Transformers using Knowledge Distillation" (paper 000, §4.3).
+
+For each distilled pair (student pair -> teacher pair) and layer, both maps are
+A = softmax(scores / t) row by row (scores = q·k/sqrt(d_k), masked keys -inf), and each row pair
+(a from one model, b from the other) costs F(a, b) = -sum_k a_k log b_k. The loss is the mean over
+batch, rows (and heads), layers and pairs.
+
+Direction:
+  * "teacher_to_student" (default): F(teacher row, student row) = -sum_k t_k log s_k, the usual
+    cross-entropy with the teacher as target. Minimised (at entropy(t)) when s == t.
+  * "paper": F(student row, teacher row) = -sum_k s_k log t_k, as eq. 13 is written. With a frozen
+    teacher it is linear in the student's probabilities, so it is minimised by putting all the
+    student's mass on the teacher's row argmax, not by copying the teacher's map. We default to the
+    usual direction because it transfers the whole map; "paper" is kept to reproduce the text.
+
+Masked keys have probability exactly 0 (MulT's mask). Their log-probabilities (-inf) are replaced by
+0 with torch.where *before* any product, so neither the value nor its gradient meets 0 * -inf;
+the other logs are clamped at log(1e-8) so a single near-zero probability cannot dominate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from kdsearch.distill.base import KDLoss
+from kdsearch.distill.registry import register_loss
+from kdsearch.models.options import InvalidOption, check_choice, check_positive
+from kdsearch.models.output import ModelOutput
+
+DIRECTIONS = ("teacher_to_student", "paper")
+HEAD_MODES = ("average", "per_head")
+LOG_FLOOR = math.log(1e-8)
+
+
+def log_attention_maps(scores: torch.Tensor, temperature: float, heads: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row-wise log-probabilities of softmax(scores / temperature) and where keys are allowed.
+
+    Args:
+        scores: (B, H, T_q, T_k) pre-softmax scores, -inf where masked.
+        temperature: EDAM's t.
+        heads: "per_head" keeps the H maps; "average" returns log of the head-averaged map
+            (MulT's maps are head averages), computed as logsumexp over heads - log H.
+
+    Returns:
+        (log-probs, allowed) of shape (B, H, T_q, T_k) or (B, T_q, T_k); log-probs are 0 where masked.
+    """
+    z = scores.float() / temperature
+    allowed = torch.isfinite(z)
+    log_p = torch.where(allowed, torch.log_softmax(z, dim=-1), 0.0)
+    if heads == "average":
+        # Masked entries are 0 in every head, so the logsumexp there is log H - log H = 0: finite.
+        log_p = torch.logsumexp(log_p, dim=1) - math.log(z.shape[1])
+        allowed = allowed.all(dim=1)
+    return log_p, allowed
+
+
+@register_loss("edam")
+class EDAMLoss(KDLoss):
+    """EDAM on attention maps (paper 000).
+
+    Args:
+        pairs: student pair -> teacher pair to distil (e.g. `DISTILLED_PAIRS[5]`). Map sizes must
+            match (the student's "student_down" alignment makes them match).
+        temperature: t > 0 in softmax(q·k / (sqrt(d_k) t)).
+        direction: "teacher_to_student" (default) or "paper"; see the module docstring.
+        heads: "average" (compare head-averaged maps) or "per_head" (needs equal head counts).
+
+    Layers: with L_s student and L_t teacher layers, student layer i is paired with teacher layer
+    floor(i * L_t / L_s) (the identity when the counts match; spread evenly otherwise).
+    """
+
+    levels = frozenset({"attention_maps"})
+
+    def __init__(self, pairs: dict[str, str], temperature: float = 1.0, direction: str = "teacher_to_student",
+                 heads: str = "average"):
+        super().__init__()
+        if not isinstance(pairs, dict) or not pairs or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()):
+            raise InvalidOption("pairs", f"must be a non-empty mapping student pair -> teacher pair, got {pairs!r}")
+        check_positive("temperature", temperature)
+        check_choice("direction", direction, DIRECTIONS)
+        check_choice("heads", heads, HEAD_MODES)
+        self.pairs = dict(pairs)
+        self.temperature = float(temperature)
+        self.direction = direction
+        self.heads = heads
+
+    def student_maps(self) -> frozenset[str]:
+        return frozenset(self.pairs)
+
+    def teacher_maps(self) -> frozenset[str]:
+        return frozenset(self.pairs.values())
+
+    def forward(self, student_out: ModelOutput, teacher_out: ModelOutput, batch: dict) -> torch.Tensor:
+        per_pair = []
+        for s_pair, t_pair in self.pairs.items():
+            s_layers = _layers(student_out, s_pair, "student")
+            t_layers = _layers(teacher_out, t_pair, "teacher")
+            per_layer = [
+                self._layer_loss(s_scores, t_layers[i * len(t_layers) // len(s_layers)].detach(), s_pair, t_pair)
+                for i, s_scores in enumerate(s_layers)]
+            per_pair.append(torch.stack(per_layer).mean())
+        return torch.stack(per_pair).mean()
+
+    def _layer_loss(self, s_scores, t_scores, s_pair, t_pair) -> torch.Tensor:
+        if s_scores.shape[-2:] != t_scores.shape[-2:] or s_scores.shape[0] != t_scores.shape[0]:
+            raise ValueError(
+                f"EDAM: student map {s_pair!r} has (B, T_q, T_k) = {_size(s_scores)} but teacher map {t_pair!r} has "
+                f"{_size(t_scores)}; sizes must match (use the student's align='student_down')")
+        if self.heads == "per_head" and s_scores.shape[1] != t_scores.shape[1]:
+            raise InvalidOption("heads", f"'per_head' needs equal head counts: student {s_pair!r} has "
+                                         f"{s_scores.shape[1]}, teacher {t_pair!r} has {t_scores.shape[1]}")
+        log_s, allowed_s = log_attention_maps(s_scores, self.temperature, self.heads)
+        log_t, allowed_t = log_attention_maps(t_scores, self.temperature, self.heads)
+        allowed = allowed_s & allowed_t
+        if self.direction == "teacher_to_student":
+            weights, log_probs = log_t, log_s
+        else:
+            weights, log_probs = log_s, log_t
+        weights = torch.where(allowed, weights.exp(), 0.0)
+        log_probs = torch.where(allowed, log_probs.clamp_min(LOG_FLOOR), 0.0)
+        return -(weights * log_probs).sum(dim=-1).mean()
+
+
+def _layers(out: ModelOutput, pair: str, who: str) -> list[torch.Tensor]:
+    layers = out.attn_scores.get(pair)
+    if not layers:
+        raise KeyError(f"EDAM: the {who} output has no attention scores for {pair!r} "
+                       f"(has {sorted(out.attn_scores)}); run the {who} with maps_for including it")
+    return layers
+
+
+def _size(scores: torch.Tensor) -> tuple[int, int, int]:
+    return scores.shape[0], scores.shape[-2], scores.shape[-1]

@@ -1,0 +1,115 @@
+"""A Tune callback base that turns driver-side trial events into `TrialRecords` rows.
+
+Subclasses (the parquet writer, the live leaderboard) only decide what to do when the rows
+change: `_changed(final=...)`, where `final` marks events that must not be throttled away
+(a trial ending, the experiment ending).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Iterable
+
+from ray import cloudpickle
+from ray import tune
+
+from kdsearch.results.records import TrialRecords
+
+
+def error_reason(trial: Any) -> str:
+    """First line of the exception that ended `trial`, e.g. "loss became NaN at epoch 3".
+
+    Tune does not hand the exception to callbacks; it pickles it next to the trial (locally on
+    the driver) and also writes a text trace. The pickle gives the user's own exception (the
+    `cause` of Ray's `RayTaskError`); the text trace is the fallback.
+    """
+    exc = _load_pickled_error(trial)
+    if exc is not None:
+        cause = getattr(exc, "cause", None) or exc
+        lines = str(cause).strip().splitlines()
+        # Ray's wrapper errors put a "ray::ImplicitFunc..." banner and a traceback first.
+        if cause is exc and len(lines) > 1:
+            return _last_exception_line(lines) or lines[0]
+        return lines[0] if lines else type(cause).__name__
+    try:
+        text = trial.get_error()
+    except Exception:  # noqa: BLE001 - storage may be gone; a reason is nice-to-have
+        text = None
+    if text:
+        return _last_exception_line(text.strip().splitlines()) or "trial failed"
+    return "trial failed"
+
+
+def _load_pickled_error(trial: Any) -> BaseException | None:
+    try:
+        path = trial.pickled_error_file
+        if path and os.path.exists(path):
+            with open(path, "rb") as f:
+                exc = cloudpickle.load(f)
+            return exc if isinstance(exc, BaseException) else None
+    except Exception:  # noqa: BLE001 - an unreadable pickle must not break the search
+        return None
+    return None
+
+
+def _last_exception_line(lines: list[str]) -> str | None:
+    """From a traceback, the message of the last `SomeError: message` line."""
+    for line in reversed(lines):
+        head, sep, message = line.strip().partition(": ")
+        if sep and head.replace(".", "").replace("_", "").isalnum() and head[:1].isupper():
+            return message.strip() or head
+    return None
+
+
+class RecordingCallback(tune.Callback):
+    """Keeps `self.records` up to date from Tune's trial events (driver side).
+
+    Args:
+        searched: dotted names of the searched parameters.
+        metric: the search metric (e.g. "val_acc7").
+        mode: "max" or "min".
+        max_epochs: ASHA's max_t (trials ending before it count as stopped).
+    """
+
+    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int):
+        self.records = TrialRecords(searched=searched, metric=metric, mode=mode,
+                                    max_epochs=max_epochs)
+        self.events = 0  # bumped on every change to the rows, so subclasses can skip no-ops
+
+    def _bump(self) -> None:
+        self.events += 1
+
+    def _changed(self, *, final: bool) -> None:
+        """Hook for subclasses: the rows changed (`final` for events never to be throttled)."""
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info):
+        self.records.start(trial.trial_id, trial.config or {}, time.time())
+        self._bump()
+        self._changed(final=False)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
+        self.records.result(trial.trial_id, result, time.time())
+        self._bump()
+        self._changed(final=False)
+
+    def _ensure_started(self, trial: Any) -> None:
+        # A trial can end without ever starting (e.g. it failed while PENDING).
+        if trial.trial_id not in self.records.trials:
+            self.records.start(trial.trial_id, trial.config or {}, time.time())
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info):
+        self._ensure_started(trial)
+        self.records.finish(trial.trial_id, now=time.time())
+        self._bump()
+        self._changed(final=True)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info):
+        self._ensure_started(trial)
+        self.records.finish(trial.trial_id, error=error_reason(trial), now=time.time())
+        self._bump()
+        self._changed(final=True)
+
+    def on_step_end(self, iteration: int, trials: list, **info):
+        # Lets throttled work (a pending flush, a redraw) happen even when no result arrives.
+        self._changed(final=False)

@@ -1,0 +1,168 @@
+"""The live leaderboard (a Tune callback) and the `kdsearch leaderboard` command.
+
+Ray 2.60 ignores custom ProgressReporters under its new output engine, so the live view is a
+driver-side `tune.Callback` (RAY_OPTUNA_NOTES.md §0.2, §1.10). On a terminal it redraws a
+`rich.live.Live` table; in logs and pipes (CI) redrawing would spam, so it prints one compact
+summary line every few seconds instead. Both end with the same final table.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Iterable, Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+
+from kdsearch.results.events import RecordingCallback
+from kdsearch.results.store import read_results
+from kdsearch.results.table import (
+    best_trial, budget_used, fmt_metric, render_leaderboard, summary_line,
+)
+
+
+class LiveLeaderboard(RecordingCallback):
+    """Shows the search as it runs: a live table on a terminal, summary lines otherwise.
+
+    Args:
+        searched: dotted names of the searched parameters (table columns).
+        metric: the search metric, e.g. "val_acc7".
+        mode: "max" or "min".
+        max_epochs: ASHA's max_t.
+        num_samples: trials in the budget (<= 0: unbounded, no progress bar).
+        rungs: ASHA rung epochs, to show the rung each trial reached.
+        console: where to draw (default: a new stdout Console).
+        refresh_per_second: most redraws per second of the live table.
+        summary_every_s: seconds between summary lines when not on a terminal.
+        top: rows shown in the live and final tables.
+    """
+
+    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
+                 num_samples: int, rungs: Sequence[int] | None = None,
+                 console: Console | None = None, refresh_per_second: float = 4,
+                 summary_every_s: float = 5.0, top: int = 15):
+        super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
+        self.num_samples = num_samples
+        self.rungs = sorted(rungs) if rungs else None
+        self.console = console
+        self.refresh_every_s = 1.0 / refresh_per_second if refresh_per_second > 0 else 0.0
+        self.summary_every_s = summary_every_s
+        self.top = top
+        self._live: Live | None = None
+        self._last_draw = float("-inf")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tuner pickles its RunConfig (callbacks included) for restore; a Console holds locks
+        # and a Live holds a thread, so both are dropped and a restored search draws on stdout.
+        state = self.__dict__.copy()
+        state.update(console=None, _live=None)
+        return state
+
+    # ------------------------------------------------------------ callback
+    def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
+        if self.console is None:
+            self.console = Console()
+        if self.console.is_terminal:
+            # transient: the last live frame is erased, the final table replaces it.
+            self._live = Live(self._renderable(), console=self.console, auto_refresh=False,
+                              transient=True, redirect_stdout=True, redirect_stderr=True)
+            self._live.start()
+
+    def _changed(self, *, final: bool) -> None:
+        now = time.monotonic()
+        every = self.refresh_every_s if self._live is not None else self.summary_every_s
+        # Ends are not forced through: the final table at experiment end shows them anyway,
+        # and a log line per finished trial would drown the periodic summary.
+        if now - self._last_draw >= every:
+            self._last_draw = now
+            self._draw()
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info):
+        super().on_trial_error(iteration, trials, trial, **info)
+        row = self.records.trials[trial.trial_id]
+        self._print(f"[kdsearch] trial {trial.trial_id} error: {row['error']}")
+
+    def on_experiment_end(self, trials: list, **info):
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        self.records.touch_running()
+        if self.console is None:
+            self.console = Console()
+        self.console.print(self._renderable(top=self.top))
+        if not self.console.is_terminal:
+            self._print(self._summary())
+
+    # --------------------------------------------------------------- drawing
+    def _draw(self) -> None:
+        if self.console is None:  # events before setup: nothing to draw on yet
+            return
+        if self._live is not None:
+            self.records.touch_running()
+            self._live.update(self._renderable(), refresh=True)
+        else:
+            self._print(self._summary())
+
+    def _summary(self) -> str:
+        return summary_line(self.records.trials_frame(), metric=self.records.metric,
+                            mode=self.records.mode, num_samples=self.num_samples,
+                            max_epochs=self.records.max_epochs)
+
+    def _print(self, line: str) -> None:
+        if self.console is not None:
+            # markup off: "[kdsearch]" must not be read as a rich style tag.
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def _renderable(self, top: int | None = None) -> RenderableType:
+        records = self.records
+        trials = records.trials_frame()
+        table = render_leaderboard(trials, searched=records.searched, metric=records.metric,
+                                   mode=records.mode, top=top or self.top,
+                                   max_epochs=records.max_epochs, rungs=self.rungs)
+        used, total = budget_used(trials, num_samples=self.num_samples,
+                                  max_epochs=records.max_epochs)
+        if not total:
+            return Group(table, f"{used} trial-epochs")
+        bar = Table.grid(padding=(0, 1))
+        bar.add_row(ProgressBar(total=total, completed=min(used, total), width=40),
+                    f"{used}/{total} trial-epochs ({100 * used / total:.0f}%)")
+        return Group(table, bar)
+
+
+def leaderboard_command(results_dir: str | os.PathLike, top: int = 20,
+                        console: Console | None = None) -> int:
+    """`kdsearch leaderboard results/<name>`: prints the table and the best trial's config.
+
+    Args:
+        results_dir: a directory written by `ResultsWriter`.
+        top: rows to show.
+        console: where to print (default: stdout).
+
+    Returns:
+        The exit code (0). Missing or corrupt files raise `kdsearch.errors.UserError`.
+    """
+    console = console or Console()
+    meta, trials, _ = read_results(results_dir)
+    metric, mode, searched = meta["metric"], meta["mode"], list(meta["searched"])
+    console.print(render_leaderboard(trials, searched=searched, metric=metric, mode=mode, top=top,
+                                     max_epochs=meta.get("max_epochs"), rungs=meta.get("rungs")))
+    best = best_trial(trials, metric=metric, mode=mode)
+    if best is None:
+        console.print(f"No trial has reported {metric} yet.", markup=False)
+        return 0
+    console.print(f"Best trial {best['trial_id']}: {metric}={fmt_metric(best[f'best_{metric}'])}"
+                  f" at epoch {int(best['best_epoch'])} ({best['status']})", markup=False)
+    config = {name: best.get(name) for name in searched}
+    config.update({key[len("config/"):]: best[key] for key in best.index
+                   if key.startswith("config/")})
+    for name, value in config.items():
+        # Full precision here: these are the values to copy into a final training run.
+        console.print(f"  {name}: {_plain(value)}", markup=False, highlight=False)
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,187 @@
+"""Cross-field checks of a space: the combinations the models and losses refuse.
+
+Run before Ray starts, so a space that cannot work fails in a second with the key named, not
+after a teacher has trained for minutes. Models are instantiated (on CPU, no data) to learn
+their transformer pairs and map sizes, which is exactly what a trial will build.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from kdsearch.config import did_you_mean
+from kdsearch.errors import SpaceError, UserError
+from kdsearch.search import schema
+
+if TYPE_CHECKING:
+    from kdsearch.search.space import Space
+
+
+def model_defaults() -> tuple[dict, dict]:
+    from kdsearch.models.build import STUDENT_DEFAULTS, TEACHER_DEFAULTS
+
+    return dict(TEACHER_DEFAULTS), dict(STUDENT_DEFAULTS)
+
+
+@lru_cache(maxsize=None)
+def distill_option_names() -> frozenset[str]:
+    """Every option some registered loss accepts (what `distill.<key>` may be)."""
+    from kdsearch.distill import LOSSES
+
+    names: set[str] = set()
+    for cls in LOSSES.values():
+        names |= _options_of(cls)
+    return frozenset(names)
+
+
+def _options_of(cls) -> set[str]:
+    params = inspect.signature(cls.__init__).parameters
+    return {n for n, p in params.items() if n not in ("self", "pairs") and p.kind is not p.VAR_KEYWORD}
+
+
+def loss_options(method: str, distill: dict) -> dict[str, Any]:
+    """The keys of the `distill` section that the loss `method` takes."""
+    from kdsearch.distill import LOSSES
+
+    accepted = _options_of(LOSSES[method])
+    return {k: v for k, v in distill.items() if k in accepted}
+
+
+def values_of(space: "Space", path: str) -> list:
+    """Every value a path can take in this space: its choices if searched, else the fixed one."""
+    from kdsearch.config import get_path
+
+    spec = space.params.get(path)
+    if spec is not None and spec.type == "categorical":
+        return list(spec.choices)
+    return [get_path(space.config, path)]
+
+
+def check_experiment(space: "Space") -> None:
+    """Raise SpaceError (file and key named) for the first thing that cannot run."""
+    file, cfg = space.file, space.config
+    if cfg["task"] not in schema.TASKS:
+        raise SpaceError(f"must be one of {', '.join(schema.TASKS)}, got {cfg['task']!r}", file=file, field="task")
+    _check_search(space)
+    _check_resources(space)
+    for section in ("train", "teacher_train"):
+        _check_training(cfg[section], file, section)
+    _check_distill(space)
+
+
+def _check_search(space: "Space") -> None:
+    file, search, task = space.file, space.search, space.config["task"]
+    allowed = schema.METRICS[task]
+    if search["metric"] not in allowed:
+        raise SpaceError(f"{search['metric']!r} is not reported for task {task}; choose one of "
+                         f"{', '.join(allowed)}" + did_you_mean(str(search["metric"]), allowed),
+                         file=file, field="search.metric")
+    if search["mode"] not in ("max", "min"):
+        raise SpaceError(f"must be max or min, got {search['mode']!r}", file=file, field="search.mode")
+    _positive_int(search["num_samples"], file, "search.num_samples")
+    if not isinstance(search["max_concurrent"], int) or search["max_concurrent"] < 0:
+        raise SpaceError("must be an integer >= 0 (0 = as many as resources allow)", file=file,
+                         field="search.max_concurrent")
+    if not isinstance(search["max_failures"], int) or search["max_failures"] < -1:
+        raise SpaceError("must be an integer >= -1 (-1 = retry forever)", file=file, field="search.max_failures")
+    sched = search["scheduler"]
+    if not isinstance(sched, dict) or sched.get("name") not in schema.SCHEDULERS:
+        raise SpaceError(f"scheduler name must be one of {', '.join(schema.SCHEDULERS)}", file=file,
+                         field="search.scheduler.name")
+    for key in sched:
+        if key not in ("name", "grace_period", "reduction_factor", "brackets"):
+            raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, ("grace_period", "reduction_factor")),
+                             file=file, field=f"search.scheduler.{key}")
+    epochs = space.config["train"]["epochs"]
+    grace = sched.get("grace_period", 1)
+    if not isinstance(grace, int) or not 1 <= grace <= max(int(epochs), 1):
+        raise SpaceError(f"must be an integer in [1, train.epochs={epochs}], got {grace!r}", file=file,
+                         field="search.scheduler.grace_period")
+    rf = sched.get("reduction_factor", 2)
+    if isinstance(rf, bool) or not isinstance(rf, (int, float)) or rf <= 1:
+        raise SpaceError(f"must be a number > 1, got {rf!r}", file=file, field="search.scheduler.reduction_factor")
+    sampler = search["sampler"]
+    if not isinstance(sampler, dict) or sampler.get("name") not in schema.SAMPLERS:
+        raise SpaceError(f"sampler name must be one of {', '.join(schema.SAMPLERS)}", file=file,
+                         field="search.sampler.name")
+    for key in sampler:
+        if key not in ("name", "seed", "n_startup_trials"):
+            raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, ("seed", "n_startup_trials")),
+                             file=file, field=f"search.sampler.{key}")
+
+
+def _check_resources(space: "Space") -> None:
+    res, file = space.resources, space.file
+    cpus, gpus = res["cpus_per_trial"], res["gpus_per_trial"]
+    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
+        raise SpaceError(f"must be a number > 0, got {cpus!r}", file=file, field="resources.cpus_per_trial")
+    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
+        raise SpaceError(f"must be a number >= 0, got {gpus!r}", file=file, field="resources.gpus_per_trial")
+    if gpus > 1 and gpus != int(gpus):
+        raise SpaceError(f"a fraction of one GPU or a whole number of GPUs, got {gpus}", file=file,
+                         field="resources.gpus_per_trial")
+
+
+def _check_training(section: dict, file: str, name: str) -> None:
+    _positive_int(section["epochs"], file, f"{name}.epochs")
+    _positive_int(section["batch_size"], file, f"{name}.batch_size")
+    for key in ("lr", "weight_decay", "grad_clip"):
+        value = section[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (key == "lr" and value == 0):
+            raise SpaceError(f"must be a {'positive' if key == 'lr' else 'non-negative'} number, got {value!r}",
+                             file=file, field=f"{name}.{key}")
+    if not isinstance(section["seed"], int):
+        raise SpaceError(f"must be an integer, got {section['seed']!r}", file=file, field=f"{name}.seed")
+
+
+def _positive_int(value, file: str, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpaceError(f"must be an integer >= 1, got {value!r}", file=file, field=field)
+
+
+def _check_distill(space: "Space") -> None:
+    """Method known, level allowed for it, options accepted, pairs present with equal map sizes."""
+    from kdsearch.distill import LOSSES, build_loss
+
+    file, distill = space.file, space.config["distill"]
+    for key in distill:
+        if key not in ("method", "level", "pairs") and key not in distill_option_names():
+            raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, distill_option_names() | {"method", "level", "pairs"}),
+                             file=file, field=f"distill.{key}")
+    for method in values_of(space, "distill.method"):
+        if method not in LOSSES:
+            raise SpaceError(f"unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
+                             + did_you_mean(str(method), LOSSES), file=file, field="distill.method")
+        for level in values_of(space, "distill.level"):
+            if level not in LOSSES[method].levels:
+                raise SpaceError(f"method {method} cannot distil at level {level!r}; it allows "
+                                 f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
+        try:
+            _check_pairs(space, method, build_loss)
+        except UserError as exc:
+            raise SpaceError(exc.problem, file=file, field=exc.field or "distill") from None
+        except (ValueError, TypeError) as exc:
+            raise SpaceError(str(exc), file=file, field="distill") from None
+
+
+def _check_pairs(space: "Space", method: str, build_loss) -> None:
+    from kdsearch.train.experiment import build_models, default_pairs
+
+    teacher, student = build_models(space.config)
+    pairs = space.config["distill"]["pairs"] or default_pairs(space.config)
+    for s_pair, t_pair in pairs.items():
+        if s_pair not in student.pair_names:
+            raise SpaceError(f"student has no transformer {s_pair!r}; it has {', '.join(student.pair_names)}",
+                             field="distill.pairs")
+        if t_pair not in teacher.pair_names:
+            raise SpaceError(f"teacher has no transformer {t_pair!r}; it has {', '.join(teacher.pair_names)}",
+                             field="distill.pairs")
+        if space.config["distill"]["level"] == "attention_maps":
+            s_shape, t_shape = student.map_shape(s_pair), teacher.map_shape(t_pair)
+            if tuple(s_shape) != tuple(t_shape):
+                raise SpaceError(f"map sizes differ: student {s_pair} is {s_shape[0]}x{s_shape[1]}, teacher "
+                                 f"{t_pair} is {t_shape[0]}x{t_shape[1]} (use student.align: student_down)",
+                                 field="distill.pairs")
+    build_loss(method, pairs=pairs, **loss_options(method, space.config["distill"]))

@@ -1,0 +1,157 @@
+"""`kdsearch run`: from a checked space to a finished Ray Tune search with results on disk.
+
+Order matters and is chosen so mistakes cost seconds: the space is checked, the results
+directory claimed and the data validated before Ray starts; GPUs are counted before any trial is
+queued (asking for more than exist is an error, never a silent wait); the teacher is trained or
+taken from the cache once; then data and teacher go into the object store once each.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from kdsearch.errors import UserError
+from kdsearch.search.resources import ResourcePlan, plan_resources
+from kdsearch.search.space import NAME_RE, Space
+
+
+@dataclass
+class RunOptions:
+    gpus: int | None = None
+    cpus: int | None = None
+    num_samples: int | None = None
+    name: str | None = None
+    smoke_test: bool = False
+    resume: bool = False
+    address: str | None = None
+    results_root: str = "results"
+
+
+@dataclass
+class SearchOutcome:
+    name: str
+    results_dir: Path
+    best_trial: str | None
+    best_metrics: dict
+    best_config: dict
+    counts: dict
+    wall_s: float
+    teacher_reused: bool
+    teacher_metrics: dict
+
+
+def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
+    """Claim results/<name>/: a fresh name unless resuming; refuse names that escape it."""
+    name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not NAME_RE.match(name) or name in (".", ".."):
+        raise UserError("a results name is letters, digits, '.', '_' or '-' (no path separators)",
+                        field="--name", file=name)
+    folder = Path(opts.results_root) / name
+    if opts.resume and not (folder / "tune").is_dir():
+        raise UserError("nothing to resume here (no tune/ folder)", file=str(folder), field="--resume")
+    if not opts.resume and folder.exists():
+        raise UserError("already exists: pass --resume to continue that search, or choose another --name",
+                        file=str(folder), field="--name")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"results directory is not writable: {exc.strerror}", file=str(folder)) from None
+    return name, folder
+
+
+def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # they pin every trial in memory
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    from kdsearch.data.source import load_for_search
+    from kdsearch.search.teacher_pool import get_teacher
+
+    started = time.perf_counter()
+    if opts.smoke_test:
+        space = space.smoke()
+    if opts.num_samples is not None:
+        space.search["num_samples"] = int(opts.num_samples)
+    name, folder = results_dir_for(space, opts)
+    if not opts.resume:
+        (folder / "space.yaml").write_text(yaml.safe_dump(_space_record(space), sort_keys=False))
+    console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
+    dataset = load_for_search(space.config["data"], console=console)
+
+    import ray
+
+    plan = plan_resources(space, opts)
+    _start_ray(plan, opts)
+    try:
+        plan = plan.checked_against(ray.cluster_resources())
+        console.print(plan.describe())
+        device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
+        teacher, reused = get_teacher(space.config, dataset, console=console, device=device)
+        grid = _fit(space, name, folder, dataset, teacher, plan, opts, console)
+    finally:
+        if ray.is_initialized() and not opts.address:
+            ray.shutdown()
+    return _outcome(space, name, folder, grid, time.perf_counter() - started, reused, teacher)
+
+
+def _start_ray(plan: ResourcePlan, opts: RunOptions) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    common = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                  configure_logging=True)
+    if opts.address:
+        ray.init(address=opts.address, **common)
+    else:
+        ray.init(num_cpus=plan.cpus, num_gpus=plan.gpus, **common)
+
+
+def _local_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _fit(space: Space, name: str, folder: Path, dataset, teacher: dict, plan: ResourcePlan, opts, console):
+    from ray import tune
+
+    from kdsearch.search.tuner import build_tuner
+
+    tuner = build_tuner(space, name, folder, dataset, teacher, plan, opts, console)
+    return tuner.fit()
+
+
+def _space_record(space: Space) -> dict:
+    return {"name": space.name, "file": space.file, "config": space.config,
+            "params": {p: {k: v for k, v in vars(s).items() if v not in (None, (), {}) and k != "path"}
+                       for p, s in space.params.items()},
+            "search": space.search, "resources": space.resources}
+
+
+def _outcome(space, name, folder, grid, wall_s, reused, teacher) -> SearchOutcome:
+    metric, mode = space.search["metric"], space.search["mode"]
+    counts: dict[str, int] = {}
+    best = None
+    try:
+        best = grid.get_best_result(metric=metric, mode=mode, scope="all")
+    except RuntimeError:
+        pass
+    for result in grid:
+        status = "error" if result.error else "done"
+        counts[status] = counts.get(status, 0) + 1
+    return SearchOutcome(
+        name=name, results_dir=folder,
+        best_trial=None if best is None else best.metrics.get("trial_id"),
+        best_metrics={} if best is None else {k: v for k, v in best.metrics.items() if k.startswith("val_")},
+        best_config={} if best is None else dict(best.config),
+        counts=counts, wall_s=wall_s, teacher_reused=reused,
+        teacher_metrics={k: v for k, v in teacher["val_metrics"].items() if k.startswith("val_")},
+    )

@@ -1,0 +1,166 @@
+"""Searched parameters: YAML entries -> checked specs -> an Optuna define-by-run space.
+
+A space's ``params`` section maps a dotted config path to a distribution::
+
+    loss.beta:           {type: float, low: 0.0, high: 3.0}
+    train.lr:            {type: float, low: 1.0e-4, high: 3.0e-3, log: true}
+    distill.temperature: {type: float, low: 0.5, high: 4.0, log: true, when: {distill.method: edam}}
+    student.layers:      {type: int, low: 1, high: 4}
+    distill.method:      {type: categorical, choices: [edam, logit]}
+
+The vocabulary is Optuna's (float / int / categorical, log, step). ``when`` makes a parameter
+conditional on the values of others (one value or a list of allowed values); Optuna's
+define-by-run API expresses that directly, so conditional parameters are only sampled when they
+apply and TPE never sees a meaningless value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kdsearch.config import did_you_mean
+from kdsearch.errors import SpaceError
+
+PARAM_KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
+TYPES = ("float", "int", "categorical")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One searched parameter, already checked."""
+
+    path: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple = ()
+    when: dict[str, tuple] = field(default_factory=dict)
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """True when every condition holds for the values sampled so far."""
+        return all(values.get(path) in allowed for path, allowed in self.when.items())
+
+    def suggest(self, trial) -> Any:
+        if self.type == "float":
+            return trial.suggest_float(self.path, self.low, self.high, log=self.log, step=self.step)
+        if self.type == "int":
+            return trial.suggest_int(self.path, int(self.low), int(self.high), log=self.log,
+                                     step=int(self.step or 1))
+        return trial.suggest_categorical(self.path, list(self.choices))
+
+
+def parse_params(raw: Any, *, file: str, known_paths: Callable[[str], bool]) -> dict[str, ParamSpec]:
+    """Check the ``params`` section and return specs in dependency order.
+
+    Args:
+        raw: the YAML value of ``params``.
+        file: the space file, named in every error.
+        known_paths: tells whether a dotted path exists in the experiment config.
+    """
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpaceError("must be a mapping of config path -> distribution", file=file, field="params")
+    specs = {path: _parse_one(path, entry, file, known_paths) for path, entry in raw.items()}
+    for spec in specs.values():
+        for cond_path in spec.when:
+            if cond_path not in specs and not known_paths(cond_path):
+                raise SpaceError(f"condition on unknown parameter '{cond_path}'"
+                                 + did_you_mean(cond_path, specs), file=file, field=f"params.{spec.path}.when")
+    return _dependency_order(specs, file)
+
+
+def _parse_one(path: str, entry: Any, file: str, known_paths) -> ParamSpec:
+    where = f"params.{path}"
+    if not isinstance(path, str) or not known_paths(path):
+        raise SpaceError(f"'{path}' is not a config key that can be searched", file=file, field=where)
+    if not isinstance(entry, dict):
+        raise SpaceError("must be a mapping such as {type: float, low: 0.1, high: 1.0}", file=file, field=where)
+    for key in entry:
+        if key not in PARAM_KEYS:
+            raise SpaceError(f"unknown key '{key}'" + did_you_mean(str(key), PARAM_KEYS), file=file,
+                             field=f"{where}.{key}")
+    kind = entry.get("type")
+    if kind not in TYPES:
+        raise SpaceError(f"type must be one of {', '.join(TYPES)}, got {kind!r}", file=file, field=f"{where}.type")
+    when = _parse_when(entry.get("when"), file, where)
+    if kind == "categorical":
+        choices = entry.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise SpaceError("categorical needs a non-empty list 'choices'", file=file, field=f"{where}.choices")
+        extra = set(entry) - {"type", "choices", "when"}
+        if extra:
+            raise SpaceError(f"'{sorted(extra)[0]}' does not apply to a categorical parameter", file=file, field=where)
+        return ParamSpec(path, kind, choices=tuple(choices), when=when)
+    return _parse_numeric(path, kind, entry, when, file, where)
+
+
+def _parse_numeric(path, kind, entry, when, file, where) -> ParamSpec:
+    number = (int, float) if kind == "float" else (int,)
+    for key in ("low", "high"):
+        value = entry.get(key)
+        if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
+            need = "a finite number" if kind == "float" else "an integer"
+            raise SpaceError(f"'{key}' must be {need}, got {value!r}", file=file, field=f"{where}.{key}")
+    low, high = entry["low"], entry["high"]
+    if low > high:
+        raise SpaceError(f"inverted range: low {low} > high {high}", file=file, field=where)
+    if low == high:
+        raise SpaceError(f"empty range: low == high == {low} (fix the value in the config instead)",
+                         file=file, field=where)
+    log = entry.get("log", False)
+    if not isinstance(log, bool):
+        raise SpaceError(f"'log' must be true or false, got {log!r}", file=file, field=f"{where}.log")
+    step = entry.get("step")
+    if log and low <= 0:
+        raise SpaceError(f"log scale needs low > 0, got {low}", file=file, field=f"{where}.low")
+    if step is not None:
+        if log:
+            raise SpaceError("'step' cannot be combined with log scale", file=file, field=f"{where}.step")
+        if isinstance(step, bool) or not isinstance(step, number) or step <= 0:
+            raise SpaceError(f"'step' must be a positive number, got {step!r}", file=file, field=f"{where}.step")
+    return ParamSpec(path, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _parse_when(raw: Any, file: str, where: str) -> dict[str, tuple]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        raise SpaceError("'when' must map parameter paths to a value or list of values", file=file,
+                         field=f"{where}.when")
+    return {path: tuple(v) if isinstance(v, list) else (v,) for path, v in raw.items()}
+
+
+def _dependency_order(specs: dict[str, ParamSpec], file: str) -> dict[str, ParamSpec]:
+    """Order specs so each one's conditions are sampled before it; refuse cycles."""
+    ordered: dict[str, ParamSpec] = {}
+    pending = dict(specs)
+    while pending:
+        ready = [p for p, s in pending.items() if all(c in ordered or c not in specs for c in s.when)]
+        if not ready:
+            raise SpaceError(f"conditions form a cycle among {sorted(pending)}", file=file, field="params")
+        for path in ready:
+            ordered[path] = pending.pop(path)
+    return ordered
+
+
+def define_by_run(specs: dict[str, ParamSpec], constants: dict[str, Any] | None = None):
+    """An Optuna define-by-run function: samples only the parameters whose conditions hold.
+
+    Conditions may also test fixed config values (``constants``), e.g. a temperature that only
+    applies when the space's fixed method is edam.
+    """
+    fixed = dict(constants or {})
+
+    def space(trial) -> None:
+        values = dict(fixed)
+        for spec in specs.values():
+            if spec.applies(values):
+                values[spec.path] = spec.suggest(trial)
+        return None
+
+    return space

@@ -1,0 +1,79 @@
+"""The experiment config every space file fills in: sections, their keys and defaults.
+
+One space file is one experiment. Sections other than ``teacher`` and ``student`` (whose keys
+and defaults belong to the model builders) are described here; a key not listed is refused with
+a did-you-mean, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+# Defaults chosen for a CPU run of the embedded synthetic data; the bundled spaces override
+# them where a paper fixes a value. Each choice is one the papers leave open (METHODS.md §4.8).
+EXPERIMENT_DEFAULTS: dict = {
+    "data": {
+        # Either `synthetic: <preset>` (generated once into the cache) or `path: FILE.h5`.
+        "synthetic": "small",
+        "path": None,
+        "seed": 0,
+    },
+    # classification: paper 000's 7 classes, round(clip(y,-3,3))+3; regression: MOSEI's L1 task.
+    "task": "classification",
+    "teacher_train": {
+        "epochs": 10,
+        "batch_size": 64,
+        "lr": 1.0e-3,
+        "weight_decay": 0.0,
+        "grad_clip": 0.8,  # MulT's clip_grad_norm_ value
+        "seed": 0,
+    },
+    "distill": {
+        "method": "edam",
+        "level": "attention_maps",
+        # student pair -> teacher pair; null = paper 000's pairing for the student configuration.
+        "pairs": None,
+        "options": {},  # method options (temperature, direction, heads, ...), checked by the loss
+    },
+    "loss": {
+        "alpha": 1.0,  # weight of the task loss
+        "beta": 1.0,  # weight of the distillation loss
+    },
+    "train": {
+        "epochs": 8,
+        "batch_size": 64,
+        "lr": 1.0e-3,
+        "weight_decay": 0.0,
+        "grad_clip": 0.8,
+        "seed": 0,
+    },
+}
+
+SEARCH_DEFAULTS: dict = {
+    "metric": "val_acc7",
+    "mode": "max",
+    "num_samples": 12,
+    "max_concurrent": 0,  # 0 = as many as the resources allow
+    "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2},
+    "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 4},
+    "max_failures": 1,
+}
+
+RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25}
+
+# What `--smoke-test` changes: two trials of one epoch, a one-epoch teacher, to prove the wiring.
+SMOKE_DEFAULTS: dict = {
+    "search.num_samples": 2,
+    "train.epochs": 1,
+    "teacher_train.epochs": 1,
+}
+
+TOP_LEVEL_KEYS = {
+    "name", "description", "data", "task", "teacher", "teacher_train", "student", "distill",
+    "loss", "train", "params", "search", "resources", "smoke_test",
+}
+TASKS = ("classification", "regression")
+SCHEDULERS = ("asha", "fifo")
+SAMPLERS = ("tpe", "random")
+METRICS = {
+    "classification": ("val_acc7", "val_f1", "val_acc2", "val_loss"),
+    "regression": ("val_mae", "val_corr", "val_acc7", "val_acc2", "val_f1", "val_loss"),
+}

@@ -1,0 +1,86 @@
+"""One search trial: build the student, read the shared teacher and data, train, report.
+
+Runs inside a Ray worker. The dataset arrays and the teacher's weights arrive through
+`tune.with_parameters`, i.e. one `ray.put` on the driver and a zero-copy read of the numpy
+arrays here; nothing is re-read from disk. Each epoch reports validation metrics (never test)
+with a checkpoint, so ASHA can stop the trial and a retried trial resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import torch
+
+from kdsearch.config import with_overrides
+
+STATE_FILE = "state.pt"
+
+
+def pick_device() -> torch.device:
+    """The GPU Ray assigned to this trial, else the CPU."""
+    import ray
+
+    if torch.cuda.is_available() and ray.get_gpu_ids():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def build_student_run(exp: dict, arrays: dict, teacher_blob: dict | None, device: torch.device):
+    """(trainer, train split, valid split, student) for one experiment config.
+
+    Shared by search trials and `kdsearch replay`, so a replay runs exactly a trial's code.
+    """
+    from kdsearch.models.build import build_teacher
+    from kdsearch.train.experiment import build_kd_loss, build_student_only, tensor_split
+    from kdsearch.train.objectives import DistillObjective
+    from kdsearch.train.tasks import get_task
+    from kdsearch.train.trainer import Trainer, TrainSettings
+
+    settings = TrainSettings.from_config(exp["train"])
+    torch.manual_seed(settings.seed)
+    task = get_task(exp["task"])
+    dims, lengths = teacher_blob["dims"], teacher_blob["lengths"]
+    student = build_student_only(exp, dims, lengths)
+    kd = build_kd_loss(exp)
+    teacher = None
+    if kd is not None:
+        teacher = build_teacher(teacher_blob["config"], dims=dims, lengths=lengths, n_out=teacher_blob["n_out"])
+        teacher.load_state_dict(teacher_blob["state_dict"])
+        teacher.to(device)
+    objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
+    objective.to(device)
+    trainer = Trainer(objective, task, settings)
+    return trainer, tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device), student
+
+
+def student_trial(config: dict, *, base: dict, data: dict, teacher: dict, cpus_per_trial: float = 1) -> None:
+    """The Ray Tune function trainable: `config` holds the sampled values by dotted path."""
+    import ray
+    from ray import tune
+
+    from kdsearch.models.build import count_parameters
+
+    # Several trials share a machine: each uses only the CPUs it holds (thread oversubscription
+    # made packed trials slower than one trial alone).
+    torch.set_num_threads(max(1, int(cpus_per_trial)))
+    exp = with_overrides(base, config)
+    device = pick_device()
+    trainer, train, valid, student = build_student_run(exp, data, teacher, device)
+    extra = {"student_params": count_parameters(student), "seed": exp["train"]["seed"],
+             "node_id": ray.get_runtime_context().get_node_id(), "device": device.type}
+
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            saved = torch.load(os.path.join(folder, STATE_FILE), map_location=device, weights_only=True)
+        trainer.load_state(saved["trainer"], saved["epoch"])
+
+    def report(trainer_, epoch, metrics):
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save({"trainer": trainer_.state(), "epoch": epoch}, os.path.join(folder, STATE_FILE))
+            tune.report({**metrics, **extra}, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    trainer.hooks.append(report)
+    trainer.fit(train, valid)

@@ -1,0 +1,114 @@
+"""Wire a checked space into a Ray Tune `Tuner`: ASHA, honest Optuna TPE, callbacks.
+
+The Optuna study lives in a journal file under results/<name>/, so `optuna-dashboard
+results/<name>/optuna.journal` shows it live and it survives the driver.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kdsearch.search.resources import ResourcePlan
+from kdsearch.search.space import Space
+
+TUNE_DIR = "tune"
+JOURNAL = "optuna.journal"
+
+
+def rungs(space: Space) -> list[int]:
+    """The epochs at which ASHA compares trials: grace_period * rf**k below max_t."""
+    sched = space.search["scheduler"]
+    if sched["name"] != "asha":
+        return []
+    max_t, grace, rf = space.config["train"]["epochs"], sched.get("grace_period", 1), sched.get("reduction_factor", 2)
+    out, t = [], float(grace)
+    while t < max_t:
+        out.append(int(t))
+        t *= rf
+    return out
+
+
+def build_scheduler(space: Space):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    sched = space.search["scheduler"]
+    if sched["name"] == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(time_attr="training_iteration", max_t=int(space.config["train"]["epochs"]),
+                         grace_period=int(sched.get("grace_period", 1)),
+                         reduction_factor=sched.get("reduction_factor", 2), brackets=int(sched.get("brackets", 1)))
+
+
+def build_searcher(space: Space, name: str, folder: Path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from kdsearch.search.optuna_search import PruningAwareOptunaSearch
+    from kdsearch.search.params import define_by_run
+
+    sampler_cfg = space.search["sampler"]
+    seed = sampler_cfg.get("seed", 0)
+    if sampler_cfg["name"] == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(sampler_cfg.get("n_startup_trials", 4)))
+    constants = {p: _get(space.config, p) for s in space.params.values() for p in s.when if p not in space.params}
+    storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    return PruningAwareOptunaSearch(space=define_by_run(space.params, constants), sampler=sampler,
+                                    storage=storage, study_name=name, max_t=int(space.config["train"]["epochs"]))
+
+
+def _get(cfg: dict, path: str):
+    from kdsearch.config import get_path
+
+    return get_path(cfg, path)
+
+
+def build_trainable(space: Space, dataset, teacher: dict, plan: ResourcePlan):
+    from ray import tune
+
+    from kdsearch.search.trial import student_trial
+
+    # with_parameters puts each value in the object store once; every trial reads the same
+    # objects (numpy arrays zero-copy), instead of each trial re-reading files.
+    fn = tune.with_parameters(student_trial, base=space.config, data=dataset.to_arrays(), teacher=teacher,
+                              cpus_per_trial=plan.cpus_per_trial)
+    return tune.with_resources(fn, plan.trial_resources)
+
+
+def build_callbacks(space: Space, folder: Path, console) -> list:
+    from kdsearch.results.leaderboard import LiveLeaderboard
+    from kdsearch.results.store import ResultsWriter
+
+    searched = list(space.params)
+    metric, mode = space.search["metric"], space.search["mode"]
+    epochs = int(space.config["train"]["epochs"])
+    return [
+        ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs),
+        LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
+                        num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console),
+    ]
+
+
+def build_tuner(space: Space, name: str, folder: Path, dataset, teacher: dict, plan: ResourcePlan, opts, console):
+    from ray import tune
+
+    trainable = build_trainable(space, dataset, teacher, plan)
+    tune_dir = folder / TUNE_DIR
+    if opts.resume:
+        return tune.Tuner.restore(str(tune_dir.resolve()), trainable=trainable, resume_unfinished=True,
+                                  resume_errored=True)
+    metric, mode = space.search["metric"], space.search["mode"]
+    run_config = tune.RunConfig(
+        name=TUNE_DIR, storage_path=str(folder.resolve()), verbose=0,
+        callbacks=build_callbacks(space, folder, console),
+        failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=metric,
+                                                checkpoint_score_order=mode),
+    )
+    tune_config = tune.TuneConfig(
+        metric=metric, mode=mode, search_alg=build_searcher(space, name, folder), scheduler=build_scheduler(space),
+        num_samples=int(space.search["num_samples"]), max_concurrent_trials=plan.max_concurrent, reuse_actors=True,
+    )
+    return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)

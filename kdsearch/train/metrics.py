@@ -1,0 +1,63 @@
+"""Validation metrics as METHODS.md §2 defines them (numpy, no scikit-learn needed).
+
+Classification (paper 000): 7 classes, accuracy ("acc7") and weighted F1 over the 7 classes
+(paper 000 does not say which F1 average; weighted matches "good for imbalanced data"), plus a
+binary negative/positive accuracy from the predicted class on samples whose true label is not 0.
+Regression (MOSEI convention): MAE, Pearson Corr, Acc7 on rounded clipped values, and Acc2 / F1
+in the non-zero convention (truth first, weighted), as MMSA and DMD report them. Rounding is
+numpy's half-to-even, as in every reference implementation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def weighted_f1(truth: np.ndarray, pred: np.ndarray) -> float:
+    """F1 per class weighted by the class's support in `truth` (sklearn's average='weighted')."""
+    truth, pred = np.asarray(truth), np.asarray(pred)
+    if truth.size == 0:
+        return float("nan")
+    total = 0.0
+    for cls in np.unique(truth):
+        tp = np.sum((pred == cls) & (truth == cls))
+        fp = np.sum((pred == cls) & (truth != cls))
+        fn = np.sum((pred != cls) & (truth == cls))
+        denom = 2 * tp + fp + fn
+        f1 = 0.0 if denom == 0 else 2 * tp / denom
+        total += f1 * np.sum(truth == cls)
+    return float(total / truth.size)
+
+
+def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """acc7, f1 (weighted, 7 classes) and acc2 (non-zero truths) from 7-way logits."""
+    pred = logits.argmax(axis=1)
+    truth = seven_class(labels)
+    nonzero = labels != 0
+    sign_pred = pred[nonzero] > 3
+    sign_true = labels[nonzero] > 0
+    return {
+        "acc7": float(np.mean(pred == truth)),
+        "f1": weighted_f1(truth, pred),
+        "acc2": float(np.mean(sign_pred == sign_true)) if nonzero.any() else float("nan"),
+    }
+
+
+def regression_metrics(pred: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """mae, corr, acc7, acc2 and f1 (non-zero convention) from continuous predictions."""
+    pred = pred.reshape(-1).astype(np.float64)
+    labels = labels.reshape(-1).astype(np.float64)
+    nonzero = labels != 0
+    both_vary = pred.std() > 0 and labels.std() > 0
+    return {
+        "mae": float(np.mean(np.abs(pred - labels))),
+        "corr": float(np.corrcoef(pred, labels)[0, 1]) if both_vary else 0.0,
+        "acc7": float(np.mean(np.round(np.clip(pred, -3, 3)) == np.round(np.clip(labels, -3, 3)))),
+        "acc2": float(np.mean((pred[nonzero] > 0) == (labels[nonzero] > 0))) if nonzero.any() else float("nan"),
+        "f1": weighted_f1(labels[nonzero] > 0, pred[nonzero] > 0),
+    }
+
+
+def seven_class(labels: np.ndarray) -> np.ndarray:
+    """Paper 000's class of a continuous label: round(clip(y, -3, 3)) + 3, half to even."""
+    return (np.round(np.clip(labels, -3.0, 3.0)) + 3).astype(np.int64)

@@ -1,0 +1,72 @@
+"""Objectives own the forward pass and the loss; the trainer only ever sees ``out["loss"]``.
+
+`TaskObjective` trains one model on the task (the teacher, or any model alone).
+`DistillObjective` trains the video-only student with ``alpha * task + beta * kd`` against a
+frozen teacher: the teacher stays in eval mode under no_grad whatever the trainer does, and only
+the student and the KD loss's own parameters (e.g. learned upsampling) reach the optimiser.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kdsearch.models.output import ModelOutput
+from kdsearch.train.tasks import Task
+
+
+def run_model(model: nn.Module, batch: dict, maps_for=frozenset()) -> ModelOutput:
+    """Call a teacher with all three modalities, a video-only student with video alone."""
+    from kdsearch.models.video_student import VideoStudent
+
+    if isinstance(model, VideoStudent):
+        return model(batch["vision"], maps_for=maps_for)
+    return model(batch["text"], batch["audio"], batch["vision"], maps_for=maps_for)
+
+
+class TaskObjective(nn.Module):
+    def __init__(self, model: nn.Module, task: Task):
+        super().__init__()
+        self.model, self.task = model, task
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        out = run_model(self.model, batch)
+        task_loss = self.task.loss(out.logits, batch["label"])
+        return {"loss": task_loss, "task": task_loss, "logits": out.logits}
+
+    def predict(self, batch: dict) -> torch.Tensor:
+        return run_model(self.model, batch).logits
+
+
+class DistillObjective(nn.Module):
+    """alpha * L_task + beta * L_KD (paper 000 eq. 1); beta = 0 skips the teacher entirely."""
+
+    def __init__(self, student: nn.Module, teacher: nn.Module | None, task: Task, kd_loss: nn.Module | None,
+                 *, alpha: float, beta: float):
+        super().__init__()
+        self.student, self.task, self.kd = student, task, kd_loss
+        self.alpha, self.beta = float(alpha), float(beta)
+        # Kept out of the module tree on purpose: its parameters must never reach the optimiser
+        # or the student's checkpoint.
+        self._teacher = [teacher] if teacher is not None else []
+        if teacher is not None:
+            teacher.eval().requires_grad_(False)
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        return self._teacher[0] if self._teacher else None
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        use_kd = self.kd is not None and self.beta != 0.0 and self.teacher is not None
+        s_out = run_model(self.student, batch, self.kd.student_maps() if use_kd else frozenset())
+        task_loss = self.task.loss(s_out.logits, batch["label"])
+        if not use_kd:
+            return {"loss": self.alpha * task_loss, "task": task_loss, "logits": s_out.logits}
+        with torch.no_grad():
+            t_out = run_model(self.teacher, batch, self.kd.teacher_maps())
+        kd_loss = self.kd(s_out, t_out, batch)
+        return {"loss": self.alpha * task_loss + self.beta * kd_loss, "task": task_loss, "kd": kd_loss,
+                "logits": s_out.logits}
+
+    def predict(self, batch: dict) -> torch.Tensor:
+        return run_model(self.student, batch).logits
