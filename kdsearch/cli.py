@@ -24,7 +24,8 @@ EPILOG = """examples:
 def _console():
     from rich.console import Console
 
-    return Console()
+    # Logs and pipes get a wide fixed width instead of rich's 80 columns, so tables stay readable.
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def cmd_run(args) -> int:
@@ -35,7 +36,8 @@ def cmd_run(args) -> int:
     console = _console()
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
-                      smoke_test=args.smoke_test, resume=args.resume, results_root=args.results_dir)
+                      smoke_test=args.smoke_test, resume=args.resume, address=args.address,
+                      results_root=args.results_dir)
     outcome = run_search(space, opts, console)
     print_outcome(outcome, console)
     return 0
@@ -69,6 +71,12 @@ def cmd_data_info(args) -> int:
     return info_command(args.file)
 
 
+def cmd_data_import(args) -> int:
+    from kdsearch.data.importers import import_command
+
+    return import_command(args.src, args.out, args.format, args.folds, args.lengths)
+
+
 def cmd_teacher_list(args) -> int:
     from kdsearch.search.teacher_list import teacher_list_command
 
@@ -98,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results-dir", default="results", help="where results/<name>/ folders go (default: results)")
     run.add_argument("--smoke-test", action="store_true", help="2 trials x 1 epoch, 1-epoch teacher: check the wiring")
     run.add_argument("--resume", action="store_true", help="continue the interrupted search --name NAME")
+    run.add_argument("--address", default=None,
+                     help="join an existing Ray cluster (an address, or 'auto'); default: start Ray locally")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check a space file completely without running it")
@@ -113,12 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", metavar="DATA_COMMAND", required=True)
     synth = data.add_parser("synth", help="write a synthetic dataset in kdsearch's HDF5 layout")
     synth.add_argument("out", help="output .h5 file")
-    synth.add_argument("--preset", default="small", help="small (CPU default) or mosei (CMU-MOSEI shapes, ~4.5 GB)")
+    synth.add_argument("--preset", default="small", help="small (CPU default) or mosei (CMU-MOSEI shapes and sizes, ~6.4 GB)")
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(func=cmd_data_synth)
     info = data.add_parser("info", help="splits, shapes and label statistics of a dataset file")
     info.add_argument("file")
     info.set_defaults(func=cmd_data_info)
+    imp = data.add_parser("import", help="convert MulT/MMSA pickles or CMU-SDK .csd files into kdsearch's layout")
+    imp.add_argument("src", help="a MulT or MMSA .pkl, or a folder of .csd files (one per modality + labels)")
+    imp.add_argument("out", help="output .h5 file (written only when the import succeeds)")
+    imp.add_argument("--format", default=None, help="mult-pkl, mmsa-pkl or csd (default: detected)")
+    imp.add_argument("--folds", action="append", default=None, metavar="FILE|SPLIT=ID,...",
+                     help="csd: train/valid/test video ids, a JSON/YAML/text file or SPLIT=ID,ID (repeatable)")
+    imp.add_argument("--lengths", default=None, metavar="text=50,audio=500,vision=500",
+                     help="csd: fixed sequence length per modality (default text 50, audio 500, vision 500)")
+    imp.set_defaults(func=cmd_data_import)
 
     teacher = sub.add_parser("teacher", help="the teacher cache").add_subparsers(
         dest="teacher_command", metavar="TEACHER_COMMAND", required=True)

@@ -1,4 +1,4 @@
-"""Cluster files for running kdsearch on many machines: offline checks before `ray up` / `kubectl apply`."""
+"""Cluster files for many machines: offline checks before `ray up` or `kubectl apply`."""
 
 from kdsearch.cluster.check import check_cluster_file, cluster_check_command
 

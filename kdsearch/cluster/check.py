@@ -86,7 +86,7 @@ def check_cluster_file(path: str) -> str:
         return f"{path}: OK ({check_kuberay_docs(docs, path)})"
     if isinstance(docs[0], dict) and "provider" in docs[0]:
         if len(docs) > 1:
-            raise UserError("a Ray launcher config must be a single YAML document", file=path, field="document 2")
+            raise UserError("a Ray launcher config must be one YAML document", file=path, field="document 2")
         return f"{path}: OK ({check_launcher_config(docs[0], path)})"
     raise UserError(
         "not a Ray cluster file: expected a launcher config (a mapping with `provider`) "

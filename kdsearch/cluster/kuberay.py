@@ -26,7 +26,8 @@ class _Doc:
         self.path, self.index, self.body = path, index, body
 
     def fail(self, where: list, problem: str) -> UserError:
-        return UserError(problem, file=self.path, field=f"document {self.index}: {dotted(where) or '(root)'}")
+        field = f"document {self.index}: {dotted(where) or '(root)'}"
+        return UserError(problem, file=self.path, field=field)
 
 
 def is_kuberay_doc(doc: Any) -> bool:
@@ -100,7 +101,7 @@ def _check_job_spec(doc: _Doc, spec: dict, clusters: set[str]) -> str:
         return f" ({_check_cluster_spec(doc, cluster, ['spec', 'rayClusterSpec'])})"
     selector = spec.get("clusterSelector")
     if not isinstance(selector, dict) or not selector:
-        raise doc.fail(["spec"], "needs rayClusterSpec (a cluster for this job) or clusterSelector (an existing one)")
+        raise doc.fail(["spec"], "needs rayClusterSpec (a new cluster) or clusterSelector (an existing one)")
     target = selector.get("ray.io/cluster")
     # Only judge the selector against clusters defined in this same file; others may exist.
     if clusters and target not in clusters:
@@ -165,7 +166,8 @@ def _check_ray_start_params(doc: _Doc, group: dict, at: list) -> None:
         raise doc.fail(at + ["rayStartParams"], "must be a mapping of strings")
     for key, value in params.items():
         if not isinstance(value, str):
-            raise doc.fail(at + ["rayStartParams", key], f"{value!r} must be a string (quote it: \"{value}\")")
+            problem = f"{value!r} must be a string (quote it: \"{value}\")"
+            raise doc.fail(at + ["rayStartParams", key], problem)
 
 
 def _check_pod_template(doc: _Doc, group: dict, at: list) -> int:
@@ -197,11 +199,14 @@ def _container_gpus(doc: _Doc, container: dict, at: list) -> int:
         if _GPU in values:
             value = values[_GPU]
             if not _is_count(value) and not (isinstance(value, str) and value.isdigit()):
-                raise doc.fail(at + ["resources", section, _GPU], f"{value!r} is not a whole number of GPUs")
+                problem = f"{value!r} is not a whole number of GPUs"
+                raise doc.fail(at + ["resources", section, _GPU], problem)
             found[section] = int(value)
     # Kubernetes: extended resources need limits; requests, if given, must equal them.
     if "requests" in found and found.get("limits") != found["requests"]:
-        raise doc.fail(at + ["resources", "limits", _GPU], f"must be set and equal requests ({found['requests']})")
+        have = f"{found['limits']} differs from" if "limits" in found else "missing, unlike"
+        problem = f"{have} requests ({found['requests']}); Kubernetes needs GPU limits equal to requests"
+        raise doc.fail(at + ["resources", "limits", _GPU], problem)
     return found.get("limits", 0)
 
 

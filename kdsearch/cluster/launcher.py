@@ -47,11 +47,12 @@ def check_launcher_config(cfg: dict, path: str) -> str:
     """
     provider = cfg.get("provider")
     if not isinstance(provider, dict) or not isinstance(provider.get("type"), str):
-        raise UserError("must be a mapping with a string `type` (e.g. type: aws)", file=path, field="provider")
+        problem = "must be a mapping with a string `type` (e.g. type: aws)"
+        raise UserError(problem, file=path, field="provider")
     try:
         from ray.autoscaler._private.util import prepare_config, validate_config
     except ImportError:  # Ray moved its private helpers: keep the schema half of the check
-        _raise_first_schema_error(cfg, path, raw=False)
+        _raise_first_schema_error(cfg, path, raw=True)
         return _describe(cfg) + " (schema only: Ray's prepare_config not found)"
 
     prepared = _prepare(cfg, path, prepare_config)
@@ -61,6 +62,8 @@ def check_launcher_config(cfg: dict, path: str) -> str:
 
 
 def _prepare(cfg: dict, path: str, prepare_config) -> dict:
+    import click  # a Ray dependency; Ray aborts with click exceptions
+
     # prepare_config logs one INFO line per node type it fills in; that is noise for a checker.
     ray_util_logger = logging.getLogger("ray.autoscaler._private.util")
     level = ray_util_logger.level
@@ -69,6 +72,8 @@ def _prepare(cfg: dict, path: str, prepare_config) -> dict:
         return prepare_config(copy.deepcopy(cfg))  # it mutates its argument
     except NotImplementedError as err:  # "Unsupported node provider: ..."
         raise UserError(str(err), file=path, field="provider.type") from None
+    except click.ClickException as err:  # Ray's cli_logger.abort: the local provider's head_ip/worker_ips
+        raise UserError(err.format_message(), file=path, field="provider") from None
     except _PREPARE_ERRORS as err:
         # A malformed section broke Ray's merging; the schema usually names it precisely.
         _raise_first_schema_error(cfg, path, raw=True)
@@ -90,7 +95,8 @@ def _validate(prepared: dict, path: str, validate_config) -> None:
             types = ", ".join(prepared.get("available_node_types", {}))
             got = prepared.get("head_node_type")
             hint = " (Ray's default, as head_node_type is not set)" if got == "ray.head.default" else ""
-            raise UserError(f"{message} Got {got!r}{hint}; node types: {types}", file=path, field="head_node_type") from None
+            problem = f"{message} Got {got!r}{hint}; node types: {types}"
+            raise UserError(problem, file=path, field="head_node_type") from None
         field = "max_workers" if "max_workers" in message else None
         raise UserError(message, file=path, field=field) from None
 
@@ -114,7 +120,9 @@ def _raise_first_schema_error(cfg: dict, path: str, *, raw: bool) -> None:
     schema = _ray_schema()
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = [
-        e for e in validator.iter_errors(cfg) if not (raw and e.validator == "required" and not e.absolute_path)
+        e
+        for e in validator.iter_errors(cfg)
+        if not (raw and e.validator == "required" and not e.absolute_path)
     ]
     if errors:
         raise _schema_error(jsonschema.exceptions.best_match(errors), path)
@@ -128,7 +136,9 @@ def _schema_error(err: Any, path: str) -> UserError:
         # The path stops at the parent; name the unexpected key itself, and its likely intent.
         known = list(err.schema.get("properties", {}))
         patterns = list(err.schema.get("patternProperties", {}))
-        extras = [k for k in err.instance if k not in known and not any(re.search(p, str(k)) for p in patterns)]
+        extras = [
+            k for k in err.instance if k not in known and not any(re.search(p, str(k)) for p in patterns)
+        ]
         if len(extras) == 1:
             location.append(extras[0])
             close = difflib.get_close_matches(str(extras[0]), known, n=1)
@@ -143,11 +153,18 @@ def _auth_modes(commands: Any) -> set[str]:
     return {m.lower() for c in (commands or []) for m in _AUTH_MODE.findall(str(c))}
 
 
+def _shown(modes: set[str]) -> str:
+    return "/".join(sorted(modes)) or "unset"
+
+
 def _check_auth_mode(prepared: dict, path: str) -> None:
     # After prepare_config, head/worker_setup_commands already include setup_commands.
-    head = _auth_modes(prepared.get("head_setup_commands")) | _auth_modes(prepared.get("head_start_ray_commands"))
+    head = _auth_modes(prepared.get("head_setup_commands")) | _auth_modes(
+        prepared.get("head_start_ray_commands")
+    )
     if len(head) > 1:
-        raise UserError(f"RAY_AUTH_MODE set to different values on the head: {sorted(head)}", file=path, field="head_start_ray_commands")
+        problem = f"RAY_AUTH_MODE set to different values on the head: {_shown(head)}"
+        raise UserError(problem, file=path, field="head_start_ray_commands")
     start = _auth_modes(prepared.get("worker_start_ray_commands"))
     for name, node_type in prepared.get("available_node_types", {}).items():
         if name == prepared.get("head_node_type"):
@@ -156,9 +173,9 @@ def _check_auth_mode(prepared: dict, path: str) -> None:
         setup = node_type.get("worker_setup_commands", prepared.get("worker_setup_commands"))
         workers = _auth_modes(setup) | start
         if workers != head:
-            shown = lambda modes: "/".join(sorted(modes)) or "unset"  # noqa: E731
             raise UserError(
-                f"RAY_AUTH_MODE is {shown(head)} on the head but {shown(workers)} on node type {name!r}; "
+                f"RAY_AUTH_MODE is {_shown(head)} on the head but {_shown(workers)} "
+                f"on node type {name!r}; "
                 "nodes whose auth modes differ cannot join the cluster (InvalidAuthToken): export the "
                 "same RAY_AUTH_MODE in head_start_ray_commands and worker_start_ray_commands",
                 file=path,
@@ -171,19 +188,24 @@ def _describe(cfg: dict) -> str:
     node_types = cfg.get("available_node_types") or {}
     head = cfg.get("head_node_type")
     workers = {name: t for name, t in node_types.items() if name != head}
-    spot = sum(
-        1
-        for t in workers.values()
-        if str(t.get("node_config", {}).get("InstanceMarketOptions", {}).get("MarketType", "")).lower() == "spot"
-    )
+    spot = sum(1 for t in workers.values() if _is_spot(t.get("node_config", {})))
     max_workers = cfg.get("max_workers")
     gpus, unknown = _max_gpus(workers, max_workers, node_types.get(head, {}))
-    gpu_text = f"max {gpus} GPUs" + (f" (+ auto-detected on {', '.join(unknown)})" if unknown else "")
+    gpu_text = f"max {_count(gpus, 'GPU')}" + (f" (+ auto-detected on {', '.join(unknown)})" if unknown else "")
     spot_text = f" ({spot} spot)" if spot else ""
     return (
-        f"Ray launcher config, provider {provider}: {1 if head in node_types else 0} head type, "
-        f"{len(workers)} worker types{spot_text}, max {max_workers} workers, {gpu_text}"
+        f"Ray launcher config, provider {provider}: {_count(int(head in node_types), 'head type')}, "
+        f"{_count(len(workers), 'worker type')}{spot_text}, max {_count(max_workers, 'worker')}, {gpu_text}"
     )
+
+
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _is_spot(node_config: dict) -> bool:
+    market = node_config.get("InstanceMarketOptions", {}).get("MarketType", "")  # AWS's field
+    return str(market).lower() == "spot"
 
 
 def _max_gpus(workers: dict, max_workers: Any, head: dict) -> tuple[int, list[str]]:
@@ -192,7 +214,11 @@ def _max_gpus(workers: dict, max_workers: Any, head: dict) -> tuple[int, list[st
     total = int(head.get("resources", {}).get("GPU", 0) or 0)
     unknown = [name for name, t in workers.items() if "GPU" not in t.get("resources", {})]
     known = sorted(
-        ((t["resources"]["GPU"], t.get("max_workers", remaining)) for t in workers.values() if "GPU" in t.get("resources", {})),
+        (
+            (t["resources"]["GPU"], t.get("max_workers", remaining))
+            for t in workers.values()
+            if "GPU" in t.get("resources", {})
+        ),
         reverse=True,
     )
     for gpus_per_node, type_max in known:

@@ -18,7 +18,7 @@ from kdsearch.data.layout import read_attrs
 from kdsearch.data.schema import MODALITIES, SPLITS, field_key
 from kdsearch.data.synthetic import generate
 from kdsearch.data.validate import check_root_attrs, check_structure, check_values, open_h5, read_field
-from kdsearch.data.writer import fingerprint_file
+from kdsearch.data.fingerprint import fingerprint_file
 from kdsearch.errors import DataError
 
 CLASSES = tuple(range(-3, 4))
@@ -86,13 +86,15 @@ def describe_dataset(path: str | os.PathLike, *, verify: bool = False) -> Group:
         shape_table.add_column(col, justify="right" if col == "N" else "left")
     label_table = Table(title="labels (7 classes: round(clip(y)))", title_justify="left")
     for col in ("split", "mean", "std", "min", "max", *(f"{c:+d}" if c else "0" for c in CLASSES)):
-        label_table.add_column(col, justify="right")
+        label_table.add_column(col, justify="left" if col == "split" else "right")
     for split in SPLITS:
         s, y = shapes[split], labels[split].astype(np.float64)
         extras = ", ".join(f"{name} {_fmt_shape(shape) or '-'}" for name, shape in s.items()
                            if name not in (*MODALITIES, "label", "id"))
         shape_table.add_row(split, str(s["label"][0]), *(_fmt_shape(s[m]) for m in MODALITIES), extras or "-")
-        stats = (f"{y.mean():.3f}", f"{y.std():.3f}", f"{y.min():.2f}", f"{y.max():.2f}") if y.size else ("-",) * 4
+        stats = ("-",) * 4
+        if y.size:
+            stats = (f"{y.mean():.3f}", f"{y.std():.3f}", f"{y.min():.2f}", f"{y.max():.2f}")
         label_table.add_row(split, *stats, *(str(c) for c in class_histogram(y)))
     return Group(head, Text(""), shape_table, label_table)
 

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kdsearch.data.schema import MODALITIES, SPLITS, field_key
-from kdsearch.data.validate import check_ids_unique, check_root_attrs, check_structure, check_values, open_h5, read_field
+from kdsearch.data.validate import (
+    check_ids_unique,
+    check_root_attrs,
+    check_structure,
+    check_values,
+    open_h5,
+    read_field,
+)
 from kdsearch.data.writer import DatasetWriter, write_dataset
 from kdsearch.errors import DataError
 

@@ -98,6 +98,13 @@ def resolve_params(preset: str = "small", **overrides) -> SynthParams:
     return params
 
 
+def preset_shapes(preset: str = "small", **overrides) -> tuple[dict[str, int], dict[str, int]]:
+    """(feature dims, sequence lengths) per modality of a preset, without generating anything."""
+    p = resolve_params(preset, **overrides)
+    dims = {"text": p.text_dim, "audio": p.audio_dim, "vision": p.vision_dim}
+    return dims, {"text": p.text_len, "audio": p.audio_len, "vision": p.vision_len}
+
+
 def _orthonormal(rng: np.random.Generator, dim: int, count: int) -> list[np.ndarray]:
     """`count` fixed, mutually orthogonal unit directions in R^dim."""
     q, _ = np.linalg.qr(rng.standard_normal((dim, count)))
@@ -172,7 +179,7 @@ def generate(out_path: str | os.PathLike, preset: str = "small", seed: int = 0, 
             for chunk_index, start in enumerate(range(0, n, _CHUNK)):
                 rng = np.random.default_rng([seed, split_index, chunk_index])
                 chunk = make_chunk(rng, min(_CHUNK, n - start), p, dirs)
-                chunk["id"] = np.array([f"synth-{split}-{i:06d}" for i in range(start, start + len(chunk["label"]))],
-                                       dtype=object)
+                ids = range(start, start + len(chunk["label"]))
+                chunk["id"] = np.array([f"synth-{split}-{i:06d}" for i in ids], dtype=object)
                 writer.write(split, start, chunk)
     return writer.fingerprint

@@ -64,9 +64,13 @@ def check_root_attrs(f: h5py.File, path: str) -> None:
     if fmt != FORMAT:
         raise DataError(f"is {fmt!r}, expected {FORMAT!r}", file=path, field="format")
     version = f.attrs.get("format_version")
-    if version is None or int(version) > FORMAT_VERSION:
-        raise DataError(f"is {version}, this kdsearch reads version {FORMAT_VERSION}", file=path,
+    version = version.item() if isinstance(version, np.generic) else version
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise DataError(f"is {version!r}, this kdsearch reads version {FORMAT_VERSION}", file=path,
                         field="format_version")
+    if not f.attrs.get("fingerprint"):  # teacher caches are keyed by it: never guess one
+        raise DataError("root attribute missing; write files with kdsearch (data synth / import)",
+                        file=path, field="fingerprint")
 
 
 def check_structure(f: h5py.File, path: str, splits: tuple[str, ...]) -> dict[str, dict[str, tuple]]:
@@ -167,8 +171,8 @@ def check_ids_unique(ids: np.ndarray, *, path: str, key: str) -> None:
     values, counts = np.unique(ids.astype(str), return_counts=True)
     dup = np.nonzero(counts > 1)[0]
     if dup.size:
-        raise DataError(f"{dup.size} duplicate ids, e.g. {values[dup[0]]!r} occurs {counts[dup[0]]} times",
-                        file=path, field=key)
+        example, times = str(values[dup[0]]), counts[dup[0]]
+        raise DataError(f"{dup.size} duplicate ids, e.g. {example!r} occurs {times} times", file=path, field=key)
 
 
 def _row_blocks(arr: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:

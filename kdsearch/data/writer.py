@@ -4,14 +4,12 @@ A MOSEI-sized file is ~6 GB, so samples arrive in chunks and are hashed as they 
 file appears under its final name only once complete (a crash leaves no half-written dataset that
 a later search could mistake for a good one).
 
-The fingerprint is a sha256 over each field's bytes, in sample order, combined with the fields'
-names, dtypes and shapes. It depends on the content only: not on the chunk size used to write it,
-nor on the attributes (source, generator parameters), so it can key teacher caches.
+The fingerprint (kdsearch.data.fingerprint) is computed while writing and depends on the content
+only, so it can key teacher caches.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -19,6 +17,7 @@ from collections.abc import Mapping
 import h5py
 import numpy as np
 
+from kdsearch.data.fingerprint import FieldHasher
 from kdsearch.data.schema import (
     COUNTER_ATTRS,
     FIELD_SPECS,
@@ -33,31 +32,7 @@ from kdsearch.data.validate import check_ids_unique, check_values
 from kdsearch.errors import DataError
 
 _STR = h5py.string_dtype("utf-8")
-
-
-class FieldHasher:
-    """Per-field sha256 digests combined into one fingerprint (same scheme for writer and file)."""
-
-    def __init__(self) -> None:
-        self._fields: dict[str, tuple[str, tuple, "hashlib._Hash"]] = {}
-
-    def start(self, key: str, dtype: str, shape: tuple) -> None:
-        self._fields[key] = (dtype, tuple(int(s) for s in shape), hashlib.sha256())
-
-    def update(self, key: str, arr: np.ndarray) -> None:
-        digest = self._fields[key][2]
-        if arr.dtype == object:  # ids: NUL-terminated UTF-8 (NUL cannot occur inside an id)
-            digest.update(b"".join(s.encode("utf-8") + b"\0" for s in arr))
-        else:
-            digest.update(np.ascontiguousarray(arr).data)
-
-    def hexdigest(self) -> str:
-        outer = hashlib.sha256(f"{FORMAT}/{FORMAT_VERSION}\n".encode())
-        for key in sorted(self._fields):
-            dtype, shape, digest = self._fields[key]
-            outer.update(f"{key} {dtype} {shape}\n".encode())
-            outer.update(digest.digest())
-        return outer.hexdigest()
+_RESERVED_ATTRS = ("format", "format_version", "fingerprint")
 
 
 def _attr_value(value):
@@ -111,6 +86,8 @@ class DatasetWriter:
             root[counter] = _attr_value(zeros if counter == "nonfinite_replaced" else
                                         {s: {"label": 0} for s in SPLITS})
         for name, value in attrs.items():
+            if name in _RESERVED_ATTRS:
+                raise ValueError(f"DatasetWriter: attribute {name!r} is set by the writer itself")
             root[name] = _attr_value(value)
         for split, fields in self._shapes.items():
             group = self._file.create_group(split)
@@ -118,8 +95,7 @@ class DatasetWriter:
                 spec = FIELD_SPECS[name]
                 # Contiguous, uncompressed storage: loading a 6 GB file is then one read per field.
                 group.create_dataset(name, shape=shape, dtype=_STR if spec.kind == "str" else spec.dtype)
-                self._hasher.start(field_key(split, name), spec.dtype.str if spec.kind != "str" else "utf8",
-                                   shape)
+                self._hasher.start(field_key(split, name), shape)
 
     def write(self, split: str, start: int, arrays: Mapping[str, np.ndarray]) -> None:
         """Write samples ``start : start + len`` of some fields of one split.
@@ -173,7 +149,8 @@ class DatasetWriter:
         seen = self._ids[split]
         again = [i for i in ids if i in seen]
         if again:
-            raise DataError(f"{len(again)} duplicate ids, e.g. {again[0]!r} occurs more than once", file=self.path, field=key)
+            raise DataError(f"{len(again)} duplicate ids, e.g. {again[0]!r} occurs more than once",
+                            file=self.path, field=key)
         seen.update(ids)
 
     def close(self) -> str:
@@ -247,20 +224,3 @@ def write_dataset(path: str | os.PathLike, splits: Mapping[str, Mapping[str, np.
         for split, fields in splits.items():
             writer.write(split, 0, fields)
     return writer.fingerprint
-
-
-def fingerprint_file(f: h5py.File, block: int = 512) -> str:
-    """Recompute the fingerprint of an open dataset file (to verify the stored attribute)."""
-    hasher = FieldHasher()
-    for split in SPLITS:
-        for name, ds in f[split].items():
-            if name not in FIELD_SPECS:
-                continue  # the writer never stores unknown fields; a foreign file's extras are not content
-            spec = FIELD_SPECS[name]
-            key = field_key(split, name)
-            hasher.start(key, spec.dtype.str if spec.kind != "str" else "utf8", ds.shape)
-            for start in range(0, ds.shape[0], block):
-                chunk = ds.asstr()[start:start + block].astype(object) if spec.kind == "str" else \
-                    np.asarray(ds[start:start + block], dtype=spec.dtype)
-                hasher.update(key, chunk)
-    return hasher.hexdigest()

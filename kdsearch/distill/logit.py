@@ -36,7 +36,8 @@ class LogitKD(KDLoss):
         student = student_out.features.get("final", student_out.logits).float()
         teacher = teacher_out.features.get("final", teacher_out.logits).detach().float()
         if student.shape != teacher.shape:
-            raise ValueError(f"logit KD: student output {tuple(student.shape)} != teacher output {tuple(teacher.shape)}")
+            raise ValueError(
+                f"logit KD: student output {tuple(student.shape)} != teacher output {tuple(teacher.shape)}")
         if student.shape[-1] == 1:
             return F.mse_loss(student, teacher)
         t = self.temperature

@@ -41,8 +41,8 @@ def build_loss(name: str, **options) -> KDLoss:
             (field `distill.<option>`); the message lists what is allowed.
     """
     if name not in LOSSES:
-        raise SpaceError(f"unknown method {name!r}{did_you_mean(str(name), LOSSES)}; allowed: {', '.join(sorted(LOSSES))}",
-                         field="distill.method")
+        raise SpaceError(f"unknown method {name!r}{did_you_mean(str(name), LOSSES)}; "
+                         f"allowed: {', '.join(sorted(LOSSES))}", field="distill.method")
     allowed = loss_options(name)
     for key in options:
         if key not in allowed:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdsearch.models.attention import MultiheadAttention
-from kdsearch.models.masks import attention_mask
+from kdsearch.models.masks import attention_mask, fresh_mask
 from kdsearch.models.positional import SinusoidalPositions
 
 
@@ -95,8 +95,9 @@ class TransformerEncoder(nn.Module):
             for _ in range(layers)
         )
         self.norm = nn.LayerNorm(d_model)
-        # A buffer (not a per-call build) so the mask follows .to(device) and torch.compile sees a constant.
-        self.register_buffer("mask", attention_mask(self.t_q, self.t_k) if attn_mask else None, persistent=False)
+        # A buffer (not a per-call build) so the mask follows .to(device) and torch.compile sees a
+        # constant; each encoder owns its copy (see `fresh_mask`).
+        self.register_buffer("mask", fresh_mask(self.t_q, self.t_k) if attn_mask else None, persistent=False)
 
     def mask_for(self, t_q: int, t_k: int, device: torch.device) -> torch.Tensor | None:
         """The (t_q, t_k) mask in use (the buffer when lengths are the built ones)."""

@@ -23,11 +23,22 @@ def mult_mask_rule(t_q: int, t_k: int) -> torch.Tensor:
     return cols <= rows + abs(t_k - t_q)
 
 
-@lru_cache(maxsize=256)
-def _cached_mask(t_q: int, t_k: int, device: str) -> torch.Tensor | None:
+def fresh_mask(t_q: int, t_k: int) -> torch.Tensor | None:
+    """A new (uncached) CPU copy of the mask, or None when nothing is masked.
+
+    Modules register this as their own buffer: a cached tensor shared by two modules would be
+    de-duplicated by `named_buffers()`, and `torch.func.functional_call`/`stack_module_state`
+    would then leave the second module without its mask.
+    """
     allowed = mult_mask_rule(t_q, t_k)
     # An all-True mask only costs bandwidth and blocks the fastest SDPA kernels: drop it.
-    return None if bool(allowed.all()) else allowed.to(device)
+    return None if bool(allowed.all()) else allowed
+
+
+@lru_cache(maxsize=256)
+def _cached_mask(t_q: int, t_k: int, device: str) -> torch.Tensor | None:
+    allowed = fresh_mask(t_q, t_k)
+    return None if allowed is None else allowed.to(device)
 
 
 def attention_mask(t_q: int, t_k: int, device: torch.device | str = "cpu") -> torch.Tensor | None:

@@ -26,19 +26,34 @@ def error_reason(trial: Any) -> str:
     """
     exc = _load_pickled_error(trial)
     if exc is not None:
-        cause = getattr(exc, "cause", None) or exc
+        cause = getattr(exc, "cause", None)
+        cause = cause if isinstance(cause, BaseException) else exc
         lines = str(cause).strip().splitlines()
         # Ray's wrapper errors put a "ray::ImplicitFunc..." banner and a traceback first.
         if cause is exc and len(lines) > 1:
             return _last_exception_line(lines) or lines[0]
         return lines[0] if lines else type(cause).__name__
+    text = _read_error_text(trial)
+    # Tune appends each failure to the text file under a "Failure # N (occurred at ...)" header;
+    # the last one is the failure that ended the trial.
+    lines = (text or "").strip().splitlines()
+    headers = [i for i, ln in enumerate(lines) if ln.startswith("Failure # ")]
+    lines = [ln for ln in lines[headers[-1] + 1 if headers else 0:] if ln.strip()]
+    if not lines:
+        return "trial failed"
+    return (_last_exception_line(lines) if len(lines) > 1 else None) or lines[0].strip()
+
+
+def _read_error_text(trial: Any) -> str | None:
+    """The text trace: the driver's local copy first, else the one in (possibly remote) storage."""
     try:
-        text = trial.get_error()
+        path = trial.error_file
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        return trial.get_error()
     except Exception:  # noqa: BLE001 - storage may be gone; a reason is nice-to-have
-        text = None
-    if text:
-        return _last_exception_line(text.strip().splitlines()) or "trial failed"
-    return "trial failed"
+        return None
 
 
 def _load_pickled_error(trial: Any) -> BaseException | None:

@@ -53,6 +53,8 @@ class LiveLeaderboard(RecordingCallback):
         self.top = top
         self._live: Live | None = None
         self._last_draw = float("-inf")
+        self._drawn_events = -1
+        self._last_line, self._last_line_at = "", float("-inf")
 
     def __getstate__(self) -> dict[str, Any]:
         # Tuner pickles its RunConfig (callbacks included) for restore; a Console holds locks
@@ -74,10 +76,15 @@ class LiveLeaderboard(RecordingCallback):
     def _changed(self, *, final: bool) -> None:
         now = time.monotonic()
         every = self.refresh_every_s if self._live is not None else self.summary_every_s
+        if self._live is not None and self.events == self._drawn_events:
+            # Nothing new: redraw only to tick the elapsed clocks (rich renders a 15-row table in
+            # ~30 ms, too much to repeat 4 times a second on the driver for nothing).
+            every = max(every, 1.0)
         # Ends are not forced through: the final table at experiment end shows them anyway,
         # and a log line per finished trial would drown the periodic summary.
         if now - self._last_draw >= every:
             self._last_draw = now
+            self._drawn_events = self.events
             self._draw()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info):
@@ -104,7 +111,11 @@ class LiveLeaderboard(RecordingCallback):
             self.records.touch_running()
             self._live.update(self._renderable(), refresh=True)
         else:
-            self._print(self._summary())
+            line = self._summary()
+            # In logs, an unchanged line is noise; repeat it only as a once-a-minute heartbeat.
+            if line != self._last_line or time.monotonic() - self._last_line_at >= 60:
+                self._print(line)
+                self._last_line, self._last_line_at = line, time.monotonic()
 
     def _summary(self) -> str:
         return summary_line(self.records.trials_frame(), metric=self.records.metric,

@@ -113,9 +113,13 @@ class TrialRecords:
                 row[key] = _scalar(result[key])
         self._update_metrics(row, values, epoch)
         self.touch(trial_id, now)
+        if is_number(result.get("time_total_s")):
+            # Results can reach the driver in bursts; the trial's own clock is then the truer one.
+            row["elapsed_s"] = max(row["elapsed_s"], round(float(result["time_total_s"]), 3))
 
     def finish(self, trial_id: str, *, error: str | None = None, now: float | None = None) -> None:
-        """Marks a trial ended: "error" with a reason, else "stopped" before max_epochs or "done"."""
+        """Marks a trial ended: "error" with a reason, else "stopped" (ASHA ended it before
+        max_epochs) or "done"."""
         if trial_id not in self.trials:
             self.start(trial_id, {}, now)
         row = self.trials[trial_id]
@@ -128,7 +132,9 @@ class TrialRecords:
     def touch(self, trial_id: str, now: float | None = None) -> None:
         """Refreshes a trial's elapsed time (called on its events, and by the live view)."""
         now = time.time() if now is None else now
-        self.trials[trial_id]["elapsed_s"] = round(now - self._t0[trial_id], 3)
+        row = self.trials[trial_id]
+        wall = round(now - self._t0[trial_id], 3)
+        row["elapsed_s"] = max(float(row.get("elapsed_s") or 0.0), wall)
 
     def touch_running(self, now: float | None = None) -> None:
         """Refreshes the elapsed time of every running trial."""
@@ -190,7 +196,8 @@ class TrialRecords:
             else:
                 self._t0[row["trial_id"]] = time.time() - float(row.get("elapsed_s") or 0.0)
         self.epochs = [
-            {k: v for k, v in row.items() if not _is_missing(v)} for row in epochs.to_dict("records")
+            {k: v for k, v in row.items() if not _is_missing(v)}
+            for row in epochs.to_dict("records")
         ]
 
 

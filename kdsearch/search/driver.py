@@ -37,10 +37,6 @@ class RunOptions:
 class SearchOutcome:
     name: str
     results_dir: Path
-    best_trial: str | None
-    best_metrics: dict
-    best_config: dict
-    counts: dict
     wall_s: float
     teacher_reused: bool
     teacher_metrics: dict
@@ -69,8 +65,7 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
 
 
 def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # they pin every trial in memory
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "1")
+    _quiet_ray_env()
     from kdsearch.data.source import load_for_search
     from kdsearch.search.teacher_pool import get_teacher
 
@@ -94,11 +89,26 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
         console.print(plan.describe())
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
         teacher, reused = get_teacher(space.config, dataset, console=console, device=device)
-        grid = _fit(space, name, folder, dataset, teacher, plan, opts, console)
+        _fit(space, name, folder, dataset, teacher, plan, opts, console)
     finally:
         if ray.is_initialized() and not opts.address:
             ray.shutdown()
-    return _outcome(space, name, folder, grid, time.perf_counter() - started, reused, teacher)
+    return _outcome(name, folder, time.perf_counter() - started, reused, teacher)
+
+
+def _quiet_ray_env() -> None:
+    """Our leaderboard is the display: keep Ray's own progress output and noise out of it."""
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # they pin every trial in memory
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0 the old engine prints nothing
+    # One small checkpoint per trial-epoch forces experiment-state snapshots; expected, not a problem.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # The parquet files are the record; Tune's warning that its JSON/CSV loggers are off is noise.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # "Token authentication is enabled" on every local start: the default, and safe; not news.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
 
 
 def _start_ray(plan: ResourcePlan, opts: RunOptions) -> None:
@@ -121,8 +131,6 @@ def _local_cuda() -> bool:
 
 
 def _fit(space: Space, name: str, folder: Path, dataset, teacher: dict, plan: ResourcePlan, opts, console):
-    from ray import tune
-
     from kdsearch.search.tuner import build_tuner
 
     tuner = build_tuner(space, name, folder, dataset, teacher, plan, opts, console)
@@ -136,22 +144,6 @@ def _space_record(space: Space) -> dict:
             "search": space.search, "resources": space.resources}
 
 
-def _outcome(space, name, folder, grid, wall_s, reused, teacher) -> SearchOutcome:
-    metric, mode = space.search["metric"], space.search["mode"]
-    counts: dict[str, int] = {}
-    best = None
-    try:
-        best = grid.get_best_result(metric=metric, mode=mode, scope="all")
-    except RuntimeError:
-        pass
-    for result in grid:
-        status = "error" if result.error else "done"
-        counts[status] = counts.get(status, 0) + 1
-    return SearchOutcome(
-        name=name, results_dir=folder,
-        best_trial=None if best is None else best.metrics.get("trial_id"),
-        best_metrics={} if best is None else {k: v for k, v in best.metrics.items() if k.startswith("val_")},
-        best_config={} if best is None else dict(best.config),
-        counts=counts, wall_s=wall_s, teacher_reused=reused,
-        teacher_metrics={k: v for k, v in teacher["val_metrics"].items() if k.startswith("val_")},
-    )
+def _outcome(name, folder, wall_s, reused, teacher) -> SearchOutcome:
+    return SearchOutcome(name=name, results_dir=folder, wall_s=wall_s, teacher_reused=reused,
+                         teacher_metrics={k: v for k, v in teacher["val_metrics"].items() if k.startswith("val_")})

@@ -148,19 +148,25 @@ def _dependency_order(specs: dict[str, ParamSpec], file: str) -> dict[str, Param
     return ordered
 
 
-def define_by_run(specs: dict[str, ParamSpec], constants: dict[str, Any] | None = None):
-    """An Optuna define-by-run function: samples only the parameters whose conditions hold.
+class DefineByRun:
+    """An Optuna define-by-run space: samples only the parameters whose conditions hold.
 
     Conditions may also test fixed config values (``constants``), e.g. a temperature that only
-    applies when the space's fixed method is edam.
+    applies when the space's fixed method is edam. A class, not a closure, because Ray pickles
+    the searcher (and so this space) into its experiment state for resume.
     """
-    fixed = dict(constants or {})
 
-    def space(trial) -> None:
-        values = dict(fixed)
-        for spec in specs.values():
+    def __init__(self, specs: dict[str, ParamSpec], constants: dict[str, Any] | None = None):
+        self.specs = dict(specs)
+        self.constants = dict(constants or {})
+
+    def __call__(self, trial) -> None:
+        values = dict(self.constants)
+        for spec in self.specs.values():
             if spec.applies(values):
                 values[spec.path] = spec.suggest(trial)
         return None
 
-    return space
+
+def define_by_run(specs: dict[str, ParamSpec], constants: dict[str, Any] | None = None) -> DefineByRun:
+    return DefineByRun(specs, constants)

@@ -31,7 +31,8 @@ EXPERIMENT_DEFAULTS: dict = {
         "level": "attention_maps",
         # student pair -> teacher pair; null = paper 000's pairing for the student configuration.
         "pairs": None,
-        "options": {},  # method options (temperature, direction, heads, ...), checked by the loss
+        # Further keys are the method's options (temperature, direction, heads, ...), checked
+        # against the loss registry.
     },
     "loss": {
         "alpha": 1.0,  # weight of the task loss

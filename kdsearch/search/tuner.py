@@ -55,7 +55,9 @@ def build_searcher(space: Space, name: str, folder: Path):
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(sampler_cfg.get("n_startup_trials", 4)))
     constants = {p: _get(space.config, p) for s in space.params.values() for p in s.when if p not in space.params}
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    # metric/mode go to the searcher itself: OptunaSearch ignores TuneConfig's once it has a space.
     return PruningAwareOptunaSearch(space=define_by_run(space.params, constants), sampler=sampler,
+                                    metric=space.search["metric"], mode=space.search["mode"],
                                     storage=storage, study_name=name, max_t=int(space.config["train"]["epochs"]))
 
 
@@ -77,7 +79,7 @@ def build_trainable(space: Space, dataset, teacher: dict, plan: ResourcePlan):
     return tune.with_resources(fn, plan.trial_resources)
 
 
-def build_callbacks(space: Space, folder: Path, console) -> list:
+def build_callbacks(space: Space, folder: Path, console, *, resume: bool = False) -> list:
     from kdsearch.results.leaderboard import LiveLeaderboard
     from kdsearch.results.store import ResultsWriter
 
@@ -85,7 +87,8 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
     metric, mode = space.search["metric"], space.search["mode"]
     epochs = int(space.config["train"]["epochs"])
     return [
-        ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs),
+        ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs, resume=resume,
+                      meta_extra={"rungs": rungs(space), "space": space.name}),
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console),
     ]
@@ -104,7 +107,7 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, teacher: dict, p
         name=TUNE_DIR, storage_path=str(folder.resolve()), verbose=0,
         callbacks=build_callbacks(space, folder, console),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1, checkpoint_score_attribute=metric,
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
                                                 checkpoint_score_order=mode),
     )
     tune_config = tune.TuneConfig(

@@ -1,0 +1,27 @@
+"""The closing summary of `kdsearch run`: where results are, the best trial, what ASHA did."""
+
+from __future__ import annotations
+
+from kdsearch.results.store import read_results
+from kdsearch.results.table import best_trial, fmt_metric, fmt_value, status_counts
+
+
+def print_outcome(outcome, console) -> None:
+    meta, trials, _ = read_results(outcome.results_dir)
+    metric, mode = meta["metric"], meta["mode"]
+    counts = status_counts(trials)
+    shown = " · ".join(f"{status} {n}" for status, n in counts.items() if n)
+    console.print(f"\n[bold]Search {outcome.name} finished[/] in {outcome.wall_s:.0f} s: {len(trials)} trials ({shown})")
+    teacher = ", ".join(f"{k}={fmt_metric(v)}" for k, v in outcome.teacher_metrics.items() if k != "val_loss")
+    console.print(f"Teacher ({'cached' if outcome.teacher_reused else 'trained now'}): {teacher}")
+    best = best_trial(trials, metric=metric, mode=mode)
+    if best is None:
+        console.print("[red]No trial reported a validation metric.[/]")
+    else:
+        values = ", ".join(f"{p}={fmt_value(best[p])}" for p in meta["searched"] if p in best.index)
+        scores = ", ".join(f"{c[9:]}={fmt_metric(best[c])}" for c in best.index
+                           if c.startswith("best_val_") and c != "best_val_loss")
+        console.print(f"Best trial [bold]{best['trial_id']}[/] (epoch {best.get('best_epoch', '?')}): {values}")
+        console.print(f"  validation: {scores}")
+    console.print(f"Results: {outcome.results_dir}/trials.parquet, epochs.parquet · "
+                  f"`kdsearch leaderboard {outcome.results_dir}`")
