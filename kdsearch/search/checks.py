@@ -8,6 +8,7 @@ their transformer pairs and map sizes, which is exactly what a trial will build.
 from __future__ import annotations
 
 import inspect
+import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,9 @@ def check_experiment(space: "Space") -> None:
     _check_resources(space)
     for section in ("train", "teacher_train"):
         _check_training(cfg[section], file, section)
+    frac = cfg["train"]["labelled_fraction"]
+    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac <= 1:
+        raise SpaceError(f"must be in (0, 1], got {frac!r}", file=file, field="train.labelled_fraction")
     _check_distill(space)
 
 
@@ -132,7 +136,7 @@ def _check_training(section: dict, file: str, name: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (key == "lr" and value == 0):
             raise SpaceError(f"must be a {'positive' if key == 'lr' else 'non-negative'} number, got {value!r}",
                              file=file, field=f"{name}.{key}")
-    if not isinstance(section["seed"], int):
+    if not isinstance(section["seed"], int) or isinstance(section["seed"], bool):
         raise SpaceError(f"must be an integer, got {section['seed']!r}", file=file, field=f"{name}.seed")
 
 
@@ -142,35 +146,47 @@ def _positive_int(value, file: str, field: str) -> None:
 
 
 def _check_distill(space: "Space") -> None:
-    """Method known, level allowed for it, options accepted, pairs present with equal map sizes."""
-    from kdsearch.distill import LOSSES, build_loss
+    """For every structure the space can build: method known, level allowed, options accepted,
+    pairs present with equal map sizes."""
+    from kdsearch.distill import LOSSES
+    from kdsearch.search.combos import categorical_configs
 
     file, distill = space.file, space.config["distill"]
     for key in distill:
         if key not in ("method", "level", "pairs") and key not in distill_option_names():
             raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, distill_option_names() | {"method", "level", "pairs"}),
                              file=file, field=f"distill.{key}")
-    for method in values_of(space, "distill.method"):
+    for path, spec in space.params.items():
+        if path.startswith(("teacher.", "teacher_train.")) and spec.type != "categorical":
+            raise SpaceError("teacher settings can only be searched as categorical choices (each choice is "
+                             "one teacher, trained once)", file=file, field=f"params.{path}")
+    checked = set()
+    for cfg in categorical_configs(space):
+        method, level = cfg["distill"]["method"], cfg["distill"]["level"]
         if method not in LOSSES:
             raise SpaceError(f"unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
                              + did_you_mean(str(method), LOSSES), file=file, field="distill.method")
-        for level in values_of(space, "distill.level"):
-            if level not in LOSSES[method].levels:
-                raise SpaceError(f"method {method} cannot distil at level {level!r}; it allows "
-                                 f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
+        if level not in LOSSES[method].levels:
+            raise SpaceError(f"method {method} cannot distil at level {level!r}; it allows "
+                             f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
+        key = json.dumps([cfg["teacher"], cfg["student"], cfg["distill"], cfg["task"]], sort_keys=True, default=str)
+        if key in checked:
+            continue
+        checked.add(key)
         try:
-            _check_pairs(space, method, build_loss)
+            _check_pairs(cfg, method)
         except UserError as exc:
             raise SpaceError(exc.problem, file=file, field=exc.field or "distill") from None
         except (ValueError, TypeError) as exc:
             raise SpaceError(str(exc), file=file, field="distill") from None
 
 
-def _check_pairs(space: "Space", method: str, build_loss) -> None:
+def _check_pairs(cfg: dict, method: str) -> None:
+    from kdsearch.distill import build_loss
     from kdsearch.train.experiment import build_models, default_pairs
 
-    teacher, student = build_models(space.config)
-    pairs = space.config["distill"]["pairs"] or default_pairs(space.config)
+    teacher, student = build_models(cfg)
+    pairs = cfg["distill"]["pairs"] or default_pairs(cfg)
     for s_pair, t_pair in pairs.items():
         if s_pair not in student.pair_names:
             raise SpaceError(f"student has no transformer {s_pair!r}; it has {', '.join(student.pair_names)}",
@@ -178,10 +194,10 @@ def _check_pairs(space: "Space", method: str, build_loss) -> None:
         if t_pair not in teacher.pair_names:
             raise SpaceError(f"teacher has no transformer {t_pair!r}; it has {', '.join(teacher.pair_names)}",
                              field="distill.pairs")
-        if space.config["distill"]["level"] == "attention_maps":
+        if cfg["distill"]["level"] == "attention_maps":
             s_shape, t_shape = student.map_shape(s_pair), teacher.map_shape(t_pair)
             if tuple(s_shape) != tuple(t_shape):
                 raise SpaceError(f"map sizes differ: student {s_pair} is {s_shape[0]}x{s_shape[1]}, teacher "
                                  f"{t_pair} is {t_shape[0]}x{t_shape[1]} (use student.align: student_down)",
                                  field="distill.pairs")
-    build_loss(method, pairs=pairs, **loss_options(method, space.config["distill"]))
+    build_loss(method, pairs=pairs, **loss_options(method, cfg["distill"]))

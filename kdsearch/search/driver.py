@@ -38,8 +38,8 @@ class SearchOutcome:
     name: str
     results_dir: Path
     wall_s: float
-    teacher_reused: bool
-    teacher_metrics: dict
+    teachers_reused: int
+    teacher_metrics: dict  # cache key -> validation metrics
 
 
 def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
@@ -67,13 +67,14 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
 def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     _quiet_ray_env()
     from kdsearch.data.source import load_for_search
-    from kdsearch.search.teacher_pool import get_teacher
+    from kdsearch.search.teacher_pool import teachers_for_space
 
     started = time.perf_counter()
     if opts.smoke_test:
         space = space.smoke()
     if opts.num_samples is not None:
         space.search["num_samples"] = int(opts.num_samples)
+    plan = plan_resources(space, opts)  # before anything is written: a bad --gpus leaves no trace
     name, folder = results_dir_for(space, opts)
     if not opts.resume:
         (folder / "space.yaml").write_text(yaml.safe_dump(_space_record(space), sort_keys=False))
@@ -82,18 +83,17 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
 
     import ray
 
-    plan = plan_resources(space, opts)
     _start_ray(plan, opts)
     try:
         plan = plan.checked_against(ray.cluster_resources())
         console.print(plan.describe())
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
-        teacher, reused = get_teacher(space.config, dataset, console=console, device=device)
-        _fit(space, name, folder, dataset, teacher, plan, opts, console)
+        teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
+        _fit(space, name, folder, dataset, teachers, plan, opts, console)
     finally:
         if ray.is_initialized() and not opts.address:
             ray.shutdown()
-    return _outcome(name, folder, time.perf_counter() - started, reused, teacher)
+    return _outcome(name, folder, time.perf_counter() - started, reused, teachers)
 
 
 def _quiet_ray_env() -> None:
@@ -130,10 +130,10 @@ def _local_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _fit(space: Space, name: str, folder: Path, dataset, teacher: dict, plan: ResourcePlan, opts, console):
+def _fit(space: Space, name: str, folder: Path, dataset, teachers: dict, plan: ResourcePlan, opts, console):
     from kdsearch.search.tuner import build_tuner
 
-    tuner = build_tuner(space, name, folder, dataset, teacher, plan, opts, console)
+    tuner = build_tuner(space, name, folder, dataset, teachers, plan, opts, console)
     return tuner.fit()
 
 
@@ -144,6 +144,8 @@ def _space_record(space: Space) -> dict:
             "search": space.search, "resources": space.resources}
 
 
-def _outcome(name, folder, wall_s, reused, teacher) -> SearchOutcome:
-    return SearchOutcome(name=name, results_dir=folder, wall_s=wall_s, teacher_reused=reused,
-                         teacher_metrics={k: v for k, v in teacher["val_metrics"].items() if k.startswith("val_")})
+def _outcome(name, folder, wall_s, reused, teachers) -> SearchOutcome:
+    metrics = {key: {k: v for k, v in blob["val_metrics"].items() if k.startswith("val_")}
+               for key, blob in teachers.items()}
+    return SearchOutcome(name=name, results_dir=folder, wall_s=wall_s, teachers_reused=reused,
+                         teacher_metrics=metrics)

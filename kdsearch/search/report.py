@@ -12,8 +12,11 @@ def print_outcome(outcome, console) -> None:
     counts = status_counts(trials)
     shown = " · ".join(f"{status} {n}" for status, n in counts.items() if n)
     console.print(f"\n[bold]Search {outcome.name} finished[/] in {outcome.wall_s:.0f} s: {len(trials)} trials ({shown})")
-    teacher = ", ".join(f"{k}={fmt_metric(v)}" for k, v in outcome.teacher_metrics.items() if k != "val_loss")
-    console.print(f"Teacher ({'cached' if outcome.teacher_reused else 'trained now'}): {teacher}")
+    for key, metrics in outcome.teacher_metrics.items():
+        shown = ", ".join(f"{k[4:]}={fmt_metric(v)}" for k, v in metrics.items() if k != "val_loss")
+        console.print(f"Teacher {key}: validation {shown}")
+    if outcome.teacher_metrics:
+        console.print(f"Teachers from the cache: {outcome.teachers_reused} of {len(outcome.teacher_metrics)}")
     best = best_trial(trials, metric=metric, mode=mode)
     if best is None:
         console.print("[red]No trial reported a validation metric.[/]")

@@ -45,6 +45,12 @@ EXPERIMENT_DEFAULTS: dict = {
         "weight_decay": 0.0,
         "grad_clip": 0.8,
         "seed": 0,
+        # The student's task loss sees only this seeded share of the training labels, while the
+        # distillation term runs on every training sample (distillation pays most when labels
+        # are scarce: SYNTHETIC_NOTES.md). 1.0 = every label. The subset depends on
+        # labelled_seed only, so every trial (and the beta=0 baseline) sees the same labels.
+        "labelled_fraction": 1.0,
+        "labelled_seed": 0,
     },
 }
 
@@ -73,7 +79,7 @@ TOP_LEVEL_KEYS = {
 }
 TASKS = ("classification", "regression")
 SCHEDULERS = ("asha", "fifo")
-SAMPLERS = ("tpe", "random")
+SAMPLERS = ("tpe", "random", "grid")  # grid: every combination of categorical params once
 METRICS = {
     "classification": ("val_acc7", "val_f1", "val_acc2", "val_loss"),
     "regression": ("val_mae", "val_corr", "val_acc7", "val_acc2", "val_f1", "val_loss"),

@@ -73,6 +73,39 @@ def get_teacher(config: dict, dataset, *, console=None, device: str = "cpu") -> 
     return blob, False
 
 
+def teachers_for_space(space, dataset, *, console=None, device: str = "cpu") -> tuple[dict[str, dict], int]:
+    """Every teacher the space can ask for (one per distinct teacher config), trained or cached.
+
+    Returns ({cache key: blob}, how many came from the cache). A searched `teacher.branch`
+    gives one teacher per branch; trials look theirs up with `teacher_key(config, fingerprint)`.
+    """
+    from kdsearch.search.combos import categorical_configs
+
+    pool: dict[str, dict] = {}
+    reused = 0
+    for cfg in categorical_configs(space):
+        if float(cfg["loss"]["beta"]) == 0.0 and not _beta_searched(space):
+            continue  # a no-KD search needs no teacher at all
+        key = teacher_key(cfg, dataset.fingerprint)
+        if key in pool:
+            continue
+        if console is not None and len(pool) == 0 and _distinct_teachers(space, dataset) > 1:
+            console.print(f"The space asks for {_distinct_teachers(space, dataset)} teachers: preparing each once.")
+        pool[key], was_cached = get_teacher(cfg, dataset, console=console, device=device)
+        reused += int(was_cached)
+    return pool, reused
+
+
+def _beta_searched(space) -> bool:
+    return "loss.beta" in space.params
+
+
+def _distinct_teachers(space, dataset) -> int:
+    from kdsearch.search.combos import categorical_configs
+
+    return len({teacher_key(c, dataset.fingerprint) for c in categorical_configs(space)})
+
+
 def train_teacher(config: dict, dataset, *, console=None, device: str = "cpu") -> dict:
     """Train the configured teacher on the train split, select the best epoch on valid."""
     from kdsearch.train.experiment import build_teacher_only, tensor_split

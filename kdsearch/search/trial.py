@@ -27,13 +27,13 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
-def build_student_run(exp: dict, arrays: dict, teacher_blob: dict | None, device: torch.device):
+def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch.device):
     """(trainer, train split, valid split, student) for one experiment config.
 
     Shared by search trials and `kdsearch replay`, so a replay runs exactly a trial's code.
     """
     from kdsearch.models.build import build_teacher
-    from kdsearch.train.experiment import build_kd_loss, build_student_only, tensor_split
+    from kdsearch.train.experiment import build_kd_loss, build_student_only, labelled_mask, tensor_split
     from kdsearch.train.objectives import DistillObjective
     from kdsearch.train.tasks import get_task
     from kdsearch.train.trainer import Trainer, TrainSettings
@@ -52,23 +52,33 @@ def build_student_run(exp: dict, arrays: dict, teacher_blob: dict | None, device
     objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
     objective.to(device)
     trainer = Trainer(objective, task, settings)
-    return trainer, tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device), student
+    train = tensor_split(arrays, "train", device)
+    mask = labelled_mask(train.n, float(exp["train"]["labelled_fraction"]), int(exp["train"]["labelled_seed"]))
+    train.labelled = None if mask is None else mask.to(device)
+    return trainer, train, tensor_split(arrays, "valid", device), student
 
 
-def student_trial(config: dict, *, base: dict, data: dict, teacher: dict, cpus_per_trial: float = 1) -> None:
-    """The Ray Tune function trainable: `config` holds the sampled values by dotted path."""
+def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, fingerprint: str,
+                  cpus_per_trial: float = 1) -> None:
+    """The Ray Tune function trainable: `config` holds the sampled values by dotted path.
+
+    `teachers` maps teacher cache keys to object refs; the trial fetches only its own teacher.
+    """
     import ray
     from ray import tune
 
     from kdsearch.models.build import count_parameters
+    from kdsearch.search.teacher_pool import teacher_key
 
     # Several trials share a machine: each uses only the CPUs it holds (thread oversubscription
     # made packed trials slower than one trial alone).
     torch.set_num_threads(max(1, int(cpus_per_trial)))
     exp = with_overrides(base, config)
     device = pick_device()
+    teacher = ray.get(teachers[teacher_key(exp, fingerprint)]) if teachers else _shapes_only(data)
     trainer, train, valid, student = build_student_run(exp, data, teacher, device)
-    extra = {"student_params": count_parameters(student), "seed": exp["train"]["seed"],
+    labelled = train.n if train.labelled is None else int(train.labelled.sum())
+    extra = {"student_params": count_parameters(student), "seed": exp["train"]["seed"], "labelled": labelled,
              "node_id": ray.get_runtime_context().get_node_id(), "device": device.type}
 
     checkpoint = tune.get_checkpoint()
@@ -84,3 +94,10 @@ def student_trial(config: dict, *, base: dict, data: dict, teacher: dict, cpus_p
 
     trainer.hooks.append(report)
     trainer.fit(train, valid)
+
+
+def _shapes_only(arrays: dict) -> dict:
+    """What a no-KD trial needs of a teacher blob: the data's dims and lengths."""
+    dims = {m: arrays[f"train/{m}"].shape[2] for m in ("text", "audio", "vision")}
+    lengths = {m: arrays[f"train/{m}"].shape[1] for m in ("text", "audio", "vision")}
+    return {"dims": dims, "lengths": lengths}

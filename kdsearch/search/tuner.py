@@ -51,6 +51,9 @@ def build_searcher(space: Space, name: str, folder: Path):
     seed = sampler_cfg.get("seed", 0)
     if sampler_cfg["name"] == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
+    elif sampler_cfg["name"] == "grid":
+        # Tries each combination once (categorical/int/stepped params), e.g. paper 000's Table 1.
+        sampler = optuna.samplers.BruteForceSampler(seed=seed)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(sampler_cfg.get("n_startup_trials", 4)))
     constants = {p: _get(space.config, p) for s in space.params.values() for p in s.when if p not in space.params}
@@ -67,15 +70,18 @@ def _get(cfg: dict, path: str):
     return get_path(cfg, path)
 
 
-def build_trainable(space: Space, dataset, teacher: dict, plan: ResourcePlan):
+def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan):
+    import ray
     from ray import tune
 
     from kdsearch.search.trial import student_trial
 
-    # with_parameters puts each value in the object store once; every trial reads the same
-    # objects (numpy arrays zero-copy), instead of each trial re-reading files.
-    fn = tune.with_parameters(student_trial, base=space.config, data=dataset.to_arrays(), teacher=teacher,
-                              cpus_per_trial=plan.cpus_per_trial)
+    # Each teacher goes into the object store once, as its own object: a trial fetches only the
+    # one for its config. with_parameters puts the data once too; trials read those numpy arrays
+    # zero-copy instead of re-reading files.
+    refs = {key: ray.put(blob) for key, blob in teachers.items()}
+    fn = tune.with_parameters(student_trial, base=space.config, data=dataset.to_arrays(), teachers=refs,
+                              fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial)
     return tune.with_resources(fn, plan.trial_resources)
 
 
@@ -94,10 +100,10 @@ def build_callbacks(space: Space, folder: Path, console, *, resume: bool = False
     ]
 
 
-def build_tuner(space: Space, name: str, folder: Path, dataset, teacher: dict, plan: ResourcePlan, opts, console):
+def build_tuner(space: Space, name: str, folder: Path, dataset, teachers: dict, plan: ResourcePlan, opts, console):
     from ray import tune
 
-    trainable = build_trainable(space, dataset, teacher, plan)
+    trainable = build_trainable(space, dataset, teachers, plan)
     tune_dir = folder / TUNE_DIR
     if opts.resume:
         return tune.Tuner.restore(str(tune_dir.resolve()), trainable=trainable, resume_unfinished=True,
@@ -105,7 +111,7 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, teacher: dict, p
     metric, mode = space.search["metric"], space.search["mode"]
     run_config = tune.RunConfig(
         name=TUNE_DIR, storage_path=str(folder.resolve()), verbose=0,
-        callbacks=build_callbacks(space, folder, console),
+        callbacks=build_callbacks(space, folder, console, resume=opts.resume),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
                                                 checkpoint_score_order=mode),

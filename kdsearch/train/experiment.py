@@ -75,20 +75,35 @@ class TensorSplit:
     audio: torch.Tensor
     vision: torch.Tensor
     label: torch.Tensor
+    labelled: torch.Tensor | None = None  # bool (N,): whose label the task loss may use
 
     @property
     def n(self) -> int:
         return self.label.shape[0]
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"text": self.text[idx], "audio": self.audio[idx], "vision": self.vision[idx],
-                "label": self.label[idx], "index": idx}
+        out = {"text": self.text[idx], "audio": self.audio[idx], "vision": self.vision[idx],
+               "label": self.label[idx], "index": idx}
+        if self.labelled is not None:
+            out["labelled"] = self.labelled[idx]
+        return out
 
     def batches(self, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None):
         order = (torch.randperm(self.n, generator=generator) if shuffle else torch.arange(self.n))
         order = order.to(self.label.device)
         for start in range(0, self.n, batch_size):
             yield self.batch(order[start:start + batch_size])
+
+
+def labelled_mask(n: int, fraction: float, seed: int) -> torch.Tensor | None:
+    """A fixed, seeded subset of round(fraction * n) samples (None when every label is used)."""
+    if fraction >= 1.0:
+        return None
+    count = max(1, int(round(fraction * n)))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[order[:count]] = True
+    return mask
 
 
 def tensor_split(arrays: dict[str, np.ndarray], split: str, device: torch.device) -> TensorSplit:

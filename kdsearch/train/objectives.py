@@ -59,7 +59,7 @@ class DistillObjective(nn.Module):
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         use_kd = self.kd is not None and self.beta != 0.0 and self.teacher is not None
         s_out = run_model(self.student, batch, self.kd.student_maps() if use_kd else frozenset())
-        task_loss = self.task.loss(s_out.logits, batch["label"])
+        task_loss = self._task_loss(s_out.logits, batch)
         if not use_kd:
             return {"loss": self.alpha * task_loss, "task": task_loss, "logits": s_out.logits}
         with torch.no_grad():
@@ -67,6 +67,15 @@ class DistillObjective(nn.Module):
         kd_loss = self.kd(s_out, t_out, batch)
         return {"loss": self.alpha * task_loss + self.beta * kd_loss, "task": task_loss, "kd": kd_loss,
                 "logits": s_out.logits}
+
+    def _task_loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The task loss on the labelled samples of the batch only (all, unless labels are scarce)."""
+        labelled = batch.get("labelled")
+        if labelled is None:
+            return self.task.loss(logits, batch["label"])
+        if not bool(labelled.any()):
+            return logits.sum() * 0.0  # keeps the graph; this batch teaches through KD alone
+        return self.task.loss(logits[labelled], batch["label"][labelled])
 
     def predict(self, batch: dict) -> torch.Tensor:
         return run_model(self.student, batch).logits

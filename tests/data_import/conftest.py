@@ -11,11 +11,13 @@ from kdsearch.cli import main
 
 @pytest.fixture
 def run_cli(capsys):
-    """Run `kdsearch ...` in-process; return (exit code, stderr)."""
+    """Run `kdsearch ...` in-process; return (exit code, stderr); stdout is left in `run.out`."""
 
     def run(*argv: str) -> tuple[int, str]:
         code = main([str(a) for a in argv])
-        return code, capsys.readouterr().err
+        captured = capsys.readouterr()
+        run.out = captured.out
+        return code, captured.err
 
     return run
 

@@ -10,7 +10,7 @@ import numpy as np
 
 SIZES = {"train": 5, "valid": 3, "test": 4}
 # (T, D) per modality, unaligned-style: different lengths per modality.
-SHAPES = {"text": (4, 6), "audio": (7, 5), "vision": (6, 3)}
+SHAPES = {"text": (4, 6), "audio": (6, 5), "vision": (7, 3)}  # video longest, as in MOSEI
 
 
 def _padded(rng, n: int, t: int, d: int, real: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ def test_mosei_noalign_round_trip_values_counts_and_ids(tmp_path, run_cli):
     assert ds.splits["test"].id.tolist()[:2] == ["vidtest0[0,2]", "vidtest0[0,2]#2"]  # repeat renamed
     assert ds.attrs["ids_renamed"] == {"train": 0, "valid": 0, "test": 1}
     assert ds.attrs["source"] == "mult-pkl:mosei_senti_data_noalign.pkl" and ds.attrs["aligned"] is False
-    assert ds.lengths == {"text": 4, "audio": 7, "vision": 6}
+    assert ds.lengths == {"text": 4, "audio": 6, "vision": 7}
 
 
 def test_info_shows_the_repair_counts_and_the_fingerprint_verifies(tmp_path):

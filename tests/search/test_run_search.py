@@ -1,0 +1,80 @@
+"""A real search: real Ray, real Optuna study, real trials, real parquet files (tiny sizes)."""
+
+import optuna
+import pyarrow.parquet as pq
+import pytest
+from rich.console import Console
+
+from kdsearch.search.driver import RunOptions, run_search
+from kdsearch.search.space import load_space
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    root = tmp_path_factory.mktemp("search")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
+    import yaml
+
+    from kdsearch.search.space import resolve_space_path
+
+    raw = yaml.safe_load(resolve_space_path("smoke").read_text())
+    raw["search"]["num_samples"] = 6
+    space_file = root / "tiny.yaml"
+    space_file.write_text(yaml.safe_dump(raw))
+    space = load_space(str(space_file))
+    console = Console(record=True, width=160, force_terminal=False)
+    outcome = run_search(space, RunOptions(name="tiny", results_root=str(root / "results")), console)
+    yield space, outcome, console.export_text()
+    mp.undo()
+
+
+def test_every_trial_lands_in_parquet(finished_search):
+    space, outcome, _ = finished_search
+    trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
+    epochs = pq.read_table(outcome.results_dir / "epochs.parquet").to_pandas()
+    assert len(trials) == 6
+    assert set(trials["status"]) <= {"done", "stopped"}
+    assert int(trials["epochs"].sum()) == len(epochs)
+    for path in space.params:
+        assert trials[path].notna().all()
+    # A stopped trial ran fewer epochs than the budget; a done one ran them all.
+    max_epochs = space.config["train"]["epochs"]
+    assert (trials.loc[trials.status == "done", "epochs"] == max_epochs).all()
+    assert (trials.loc[trials.status == "stopped", "epochs"] < max_epochs).all()
+    assert trials["best_val_acc7"].between(0, 1).all()
+    assert (trials["student_params"] > 0).all()
+
+
+def test_optuna_is_told_pruned_for_asha_stopped_trials(finished_search):
+    space, outcome, _ = finished_search
+    trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(outcome.results_dir / "optuna.journal")))
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    states = [t.state for t in study.trials]
+    assert len(states) == 6
+    n_stopped = int((trials.status == "stopped").sum())
+    assert states.count(optuna.trial.TrialState.PRUNED) == n_stopped
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 6 - n_stopped
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.PRUNED:
+            assert t.intermediate_values  # reported at the step where ASHA stopped it
+
+
+def test_trial_configs_hold_the_sampled_values(finished_search):
+    space, outcome, _ = finished_search
+    trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
+    for path, spec in space.params.items():
+        assert trials[path].between(spec.low, spec.high).all()
+
+
+def test_driver_output_tells_the_story(finished_search):
+    _, outcome, text = finished_search
+    assert "No GPU in use: trials run on CPU." in text
+    assert "teacher epoch 1/2" in text  # cold cache: the teacher was trained, with progress
+    assert "kdsearch leaderboard" in text  # the final table
+    assert (outcome.results_dir / "space.yaml").is_file()
+    assert outcome.teachers_reused == 0 and len(outcome.teacher_metrics) == 1
