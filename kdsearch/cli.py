@@ -83,6 +83,13 @@ def cmd_teacher_list(args) -> int:
     return teacher_list_command()
 
 
+def cmd_diagnose(args) -> int:
+    from kdsearch.diagnose import diagnose_command
+
+    return diagnose_command(args.teacher, args.data, split=args.split, out_dir=args.out, student_path=args.student,
+                            max_samples=args.max_samples, per_head=args.per_head, console=_console())
+
+
 def cmd_cluster_check(args) -> int:
     from kdsearch.cluster.check import cluster_check_command
 
@@ -143,6 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="teacher_command", metavar="TEACHER_COMMAND", required=True)
     tlist = teacher.add_parser("list", help="list cached teachers")
     tlist.set_defaults(func=cmd_teacher_list)
+
+    diag = sub.add_parser("diagnose", help="where a teacher's attention maps look: entropy, concentration, heat-maps")
+    diag.add_argument("teacher", help="teacher checkpoint, e.g. ~/.cache/kdsearch/teachers/<key>/teacher.pt")
+    diag.add_argument("data", help="dataset file (.h5) the teacher was trained on")
+    diag.add_argument("--split", default="valid", choices=("train", "valid", "test"), help="split to run (default valid)")
+    diag.add_argument("--out", default=None, help="folder for PNGs and diagnose.json (default: diagnose-<teacher key>/)")
+    diag.add_argument("--student", default=None, metavar="MODEL.pt", help="also diagnose this student checkpoint")
+    diag.add_argument("--max-samples", type=int, default=None, metavar="N", help="use only the first N samples")
+    diag.add_argument("--per-head", action="store_true", help="also report and draw each attention head")
+    diag.set_defaults(func=cmd_diagnose)
 
     cluster = sub.add_parser("cluster", help="cluster configs").add_subparsers(
         dest="cluster_command", metavar="CLUSTER_COMMAND", required=True)

@@ -75,6 +75,9 @@ def print_table(console, title: str, ranked: list[dict], has_events: bool) -> No
         table.add_column("events (unif)", justify="right")
         table.add_column("lift", justify="right")
     table.add_column("peak steps", justify="right")
+    per_head = any("per_head" in s for s in ranked)
+    if per_head:
+        table.add_column("per head concentr." + (" (lift)" if has_events else ""), justify="right")
     for s in ranked:
         row = [str(s["rank"]), s["pair"], str(s["layer"]), f"{s['t_q']}×{s['t_k']}", _fmt(s["entropy"]),
                _fmt(s["normalised_entropy"]), _fmt(s["concentration"]), _fmt(s["kl_uniform"]),
@@ -85,6 +88,9 @@ def print_table(console, title: str, ranked: list[dict], has_events: bool) -> No
             else:
                 row += ["-", "-"]
         row.append(",".join(str(k) for k in s["peak_steps"]))
+        if per_head:
+            row.append(" ".join(_fmt(h["concentration"]) + (f" ({_fmt(h['event_lift'], 2)}×)" if "event_lift" in h else "")
+                                for h in s.get("per_head", [])))
         table.add_row(*row)
     console.print(table)
 

@@ -4,6 +4,11 @@ matplotlib is not a dependency of kdsearch, and a heat-map needs none: each map 
 square of pixels coloured by a viridis-like ramp, masked cells grey, and a strip under the map
 shows the mass profile over key positions (where the mass sits over time). Rows are queries
 (top = first step), columns are keys (left = first step).
+
+Colours show mass *relative to uniform attention* on one fixed log scale, so pictures of
+different maps compare directly: a cell's lift is p * n_allowed(row) (1 = uniform); log2 lift
+from -3 to +3 spans the ramp, so uniform is the middle teal, 8x uniform or more full yellow,
+1/8 or less dark blue. A uniform map is flat teal, never a misleadingly saturated picture.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ _RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [25
 _MASKED = np.array([150, 150, 150], dtype=np.uint8)
 _GAP = np.array([255, 255, 255], dtype=np.uint8)
 _TARGET_PIXELS = 160  # the longer side of a small map is scaled up to about this
+LOG2_SPAN = 3.0  # colours cover lifts 1/8 .. 8 over uniform
 
 
 def colorize(values: np.ndarray) -> np.ndarray:
@@ -31,22 +37,29 @@ def colorize(values: np.ndarray) -> np.ndarray:
     return np.round(_RAMP[low] * (1 - frac) + _RAMP[low + 1] * frac).astype(np.uint8)
 
 
+def lift_colours(lift: np.ndarray) -> np.ndarray:
+    """RGB for lifts (mass / uniform mass) on the fixed log2 scale [-LOG2_SPAN, +LOG2_SPAN]."""
+    with np.errstate(divide="ignore"):
+        log_lift = np.log2(np.maximum(lift, 0.0))
+    return colorize((np.clip(log_lift, -LOG2_SPAN, LOG2_SPAN) + LOG2_SPAN) / (2 * LOG2_SPAN))
+
+
 def heatmap_image(mean_map: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
-    """RGB image (H, W, 3) of a (T_q, T_k) map scaled to its maximum, plus a profile strip.
+    """RGB image (H, W, 3) of a (T_q, T_k) map's lift over uniform, plus a profile strip.
 
     Args:
-        mean_map: (T_q, T_k) mean attention probabilities.
+        mean_map: (T_q, T_k) mean attention probabilities (rows sum to 1 over allowed keys).
         allowed: (T_q, T_k) bool mask, True where attention is allowed; masked cells are grey.
     """
     mean_map = np.asarray(mean_map, dtype=np.float64)
     t_q, t_k = mean_map.shape
+    ok = np.ones_like(mean_map, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool)
+    n_row = ok.sum(axis=1, keepdims=True)
+    cells = lift_colours(mean_map * n_row)
+    cells[~ok] = _MASKED
+    uniform_profile = (ok / n_row).mean(axis=0)
+    strip = lift_colours(mean_map.mean(axis=0) / np.maximum(uniform_profile, 1e-12))[None, :, :]
     cell = max(1, _TARGET_PIXELS // max(t_q, t_k))
-    peak = mean_map.max()
-    cells = colorize(mean_map / peak if peak > 0 else mean_map)
-    if allowed is not None:
-        cells[~np.asarray(allowed, dtype=bool)] = _MASKED
-    profile = mean_map.mean(axis=0)
-    strip = colorize(profile / profile.max() if profile.max() > 0 else profile)[None, :, :]
     body = np.repeat(np.repeat(cells, cell, axis=0), cell, axis=1)
     strip_px = np.repeat(np.repeat(strip, max(4, 2 * cell), axis=0), cell, axis=1)
     gap = np.broadcast_to(_GAP, (max(2, cell // 2), body.shape[1], 3))

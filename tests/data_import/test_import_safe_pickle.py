@@ -87,3 +87,13 @@ def test_truncated_and_non_pickle_files(tmp_path):
         load_pickle(text)
     with pytest.raises(DataError, match=r"missing.pkl: file not found"):
         load_pickle(tmp_path / "missing.pkl")
+
+
+def test_reads_pickles_written_by_numpy_1(tmp_path):
+    """numpy 1.x names numpy.core.multiarray; numpy 2 renamed it numpy._core (both admitted)."""
+    data = pickle.dumps({"a": np.arange(3.0), "s": np.float32(1.5)}, protocol=2)
+    assert b"numpy._core.multiarray" in data
+    path = tmp_path / "old.pkl"
+    path.write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    loaded = load_pickle(path)
+    assert loaded["a"].tolist() == [0.0, 1.0, 2.0] and loaded["s"] == np.float32(1.5)

@@ -180,9 +180,10 @@ def _write_split(writer, seqs, split, videos, seq_lens, dims, counts, empty) -> 
     for vid, segments in videos:
         label_values, _ = seqs["labels"].read(vid)
         if label_values.shape[1] < 1:
-            raise DataError("has no label column", file=seqs["labels"].path, field=seqs["labels"].field(vid, "features"))
-        streams = {m: seqs[m].read(vid, context=f" ({split} fold, labelled in {os.path.basename(seqs['labels'].path)})")
-                   for m in MODALITIES}
+            raise DataError("has no label column", file=seqs["labels"].path,
+                            field=seqs["labels"].field(vid, "features"))
+        context = f" ({split} fold, labelled in {os.path.basename(seqs['labels'].path)})"
+        streams = {m: seqs[m].read(vid, context=context) for m in MODALITIES}
         for k, start, end in segments:
             row = len(ids)
             for m in MODALITIES:

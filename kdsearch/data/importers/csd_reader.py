@@ -37,7 +37,8 @@ class CsdSequence:
             self._file = h5py.File(self.path, "r")
         except OSError as err:
             raise DataError("truncated or corrupt HDF5 file; download it again", file=self.path) from err
-        roots = [k for k, v in self._file.items() if isinstance(v, h5py.Group) and isinstance(v.get("data"), h5py.Group)]
+        roots = [k for k, v in self._file.items()
+                 if isinstance(v, h5py.Group) and isinstance(v.get("data"), h5py.Group)]
         if len(roots) != 1:
             self.close()
             problem = "no" if not roots else f"{len(roots)} ({', '.join(roots)})"
@@ -99,7 +100,8 @@ class CsdSequence:
                                 field=self.field(vid, name)) from err
         features, intervals = arrays
         if features.ndim != 2:
-            raise DataError(f"shape {features.shape}, expected (T, D)", file=self.path, field=self.field(vid, "features"))
+            raise DataError(f"shape {features.shape}, expected (T, D)", file=self.path,
+                            field=self.field(vid, "features"))
         if intervals.shape != (features.shape[0], 2):
             raise DataError(f"shape {intervals.shape}, expected (T, 2) with T={features.shape[0]} as in features",
                             file=self.path, field=self.field(vid, "intervals"))

@@ -127,7 +127,7 @@ def import_pickled(obj, src: str | os.PathLike, out: str | os.PathLike, layout: 
             data = obj[split]
             n = plans[split]["text"][0]
             for m in MODALITIES:
-                arr, fixed = clean_float32(data.pop(m), m)
+                arr, fixed = clean_float32(as_numeric(data.pop(m), path=src, key=f"{split}/{m}"), m)
                 counts.add(split, fixed)
                 writer.write(split, 0, {m: arr})
                 del arr

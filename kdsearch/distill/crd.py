@@ -1,0 +1,240 @@
+"""CRD at paper 000's four KD levels. Tian, Krishnan, Isola, "Contrastive Representation
+Distillation" (ICLR 2020), https://arxiv.org/abs/1910.10699, as paper 000 §4.3 applies it.
+
+Each distilled tensor pair gets one *unit*: a student embedding head, a teacher embedding head
+(Linear(dim_in -> feat_dim) then L2 normalisation, both trained with the student) and a
+`ContrastMemory` indexed by training sample. What a unit sees, per level:
+
+  * ``final``: the logits (B, n_out).                                      one unit
+  * ``penultimate``: ``features["penultimate"]``, the input of the last linear layer (MulT's
+    proj2 output plus its residual).                                         one unit
+  * ``post_attention``: per distilled pair and layer, the attention output softmax(QK^T)V after
+    out_proj, (B, T_q, d), pooled over the query positions by ``pool``: "mean" (default: keeps
+    every position's say at d numbers; a 500 x 30 flatten would need a 15000-wide head per
+    layer), "last" (the time step MulT pools), or "flatten".            one unit per (pair, layer)
+  * ``attention_maps``: per pair and layer, the attention map softmax(QK^T/sqrt(d_k)) (head
+    average, or the heads side by side with ``heads: per_head``), reduced to its row mean: the
+    share of attention each key receives, a distribution over the T_k keys. This is METHODS §4.6
+    option (a): eq. 9 asks for one CRD per map row, but a bank per (pair, layer, row) would hold
+    n_data x T_q x feat_dim floats (~4 GB for one 500-row map).   one unit per (pair, layer)
+
+Layers pair up as in EDAM: student layer i with teacher layer floor(i * L_t / L_s). The loss is
+the mean over layers, then over pairs (eq. 7, 9). Student and teacher sides have their own heads,
+so their widths, lengths and head counts may differ (no map-size alignment is needed).
+
+Lifecycle: `bind(student=..., teacher=..., n_train=..., labels=...)` builds the heads from the
+models' shapes and the banks for the training set, and must run before the optimiser is built (a
+search trial does it). A loss that was never bound (unit tests, ad-hoc use) builds heads at its
+first forward and sizes its banks from the indices it sees, with a warning: heads created then
+are not in an optimiser built earlier.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kdsearch.distill.base import KD_LEVELS, KDLoss
+from kdsearch.distill.crd_memory import NEGATIVE_MODES, ContrastMemory
+from kdsearch.distill.registry import register_loss
+from kdsearch.models.options import InvalidOption, check_choice, check_positive
+from kdsearch.models.output import ModelOutput
+
+POOLS = ("mean", "last", "flatten")
+HEAD_MODES = ("average", "per_head")
+_PER_PAIR = ("post_attention", "attention_maps")
+
+
+class EmbedHead(nn.Module):
+    """RepDistiller's Embed: flatten, Linear(dim_in -> feat_dim), L2-normalise."""
+
+    def __init__(self, dim_in: int, feat_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(dim_in, feat_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.linear(x.flatten(1).to(self.linear.weight.dtype)), dim=1)
+
+
+@register_loss("crd")
+class CRDLoss(KDLoss):
+    """Contrastive representation distillation (paper 000's CRD rows of Table 1).
+
+    Args:
+        pairs: student pair -> teacher pair, used at the post_attention and attention_maps
+            levels (the logits and the penultimate vector need no pairing).
+        level: "final", "penultimate", "post_attention" or "attention_maps".
+        feat_dim: embedding width (RepDistiller: 128).
+        nce_k: negatives per anchor; must be below the training-set size. 4096 for MOSEI's
+            16,326 training clips (RepDistiller's 16384 exceeds it, METHODS §4.6).
+        nce_t: score temperature tau (RepDistiller: 0.07).
+        nce_m: bank momentum (RepDistiller: 0.5).
+        negatives: "uniform" (default) or "other_class" (negatives from other 7-class labels;
+            needs the training labels through `bind`).
+        pool: how post-attention outputs are pooled over query positions (see module docstring).
+        heads: "average" (MulT's head-averaged maps) or "per_head", at the attention_maps level.
+        seed: seeds the banks and the negative draws.
+    """
+
+    levels = KD_LEVELS
+
+    def __init__(self, pairs: dict[str, str] | None = None, level: str = "final", feat_dim: int = 128,
+                 nce_k: int = 4096, nce_t: float = 0.07, nce_m: float = 0.5, negatives: str = "uniform",
+                 pool: str = "mean", heads: str = "average", seed: int = 0):
+        super().__init__()
+        check_choice("level", level, sorted(KD_LEVELS))
+        check_choice("negatives", negatives, NEGATIVE_MODES)
+        check_choice("pool", pool, POOLS)
+        check_choice("heads", heads, HEAD_MODES)
+        for option, value in (("feat_dim", feat_dim), ("nce_k", nce_k)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidOption(option, f"must be an integer >= 1, got {value!r}")
+        check_positive("nce_t", nce_t)
+        if isinstance(nce_m, bool) or not isinstance(nce_m, (int, float)) or not 0 <= nce_m < 1:
+            raise InvalidOption("nce_m", f"must be a momentum in [0, 1), got {nce_m!r}")
+        if level in _PER_PAIR:
+            if not isinstance(pairs, dict) or not pairs:
+                raise InvalidOption("pairs", f"level {level!r} needs the student pair -> teacher pair mapping")
+        self.pairs = dict(pairs or {})
+        self.level, self.feat_dim, self.negatives = level, feat_dim, negatives
+        self.nce_k, self.nce_t, self.nce_m = nce_k, float(nce_t), float(nce_m)
+        self.pool, self.heads, self.seed = pool, heads, int(seed)
+        self.units = nn.ModuleDict()  # unit name -> ModuleDict(embed_s, embed_t[, memory])
+        self.n_train: int | None = None
+        self._classes: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ what the models return
+    def student_maps(self) -> frozenset[str]:
+        return frozenset(self.pairs) if self.level == "attention_maps" else frozenset()
+
+    def teacher_maps(self) -> frozenset[str]:
+        return frozenset(self.pairs.values()) if self.level == "attention_maps" else frozenset()
+
+    def student_post_attention(self) -> frozenset[str]:
+        return frozenset(self.pairs) if self.level == "post_attention" else frozenset()
+
+    def teacher_post_attention(self) -> frozenset[str]:
+        return frozenset(self.pairs.values()) if self.level == "post_attention" else frozenset()
+
+    # ------------------------------------------------------------------ building
+    def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None,
+             n_train: int | None = None, labels: torch.Tensor | None = None) -> None:
+        """Build the heads from the models' shapes and the banks for the training set.
+
+        Args:
+            student, teacher: the models this loss will see (their sizes fix the head widths).
+            n_train: training-set size (bank rows); `nce_k` must be below it.
+            labels: (n_train,) continuous training labels, for ``negatives="other_class"``
+                (classes = round(clip(y, -3, 3)) + 3, paper 000's 7 classes).
+
+        Raises:
+            InvalidOption: nce_k >= n_train, or a model lacks a distilled pair.
+        """
+        if student is not None and teacher is not None:
+            for name, s_dim, t_dim in self._unit_dims(student, teacher):
+                self._add_unit(name, s_dim, t_dim)
+        if n_train is not None:
+            if self.nce_k >= n_train:
+                raise InvalidOption("nce_k", f"{self.nce_k} negatives need a training set larger than K; this one "
+                                             f"has {n_train} samples (choose nce_k < {n_train})")
+            self.n_train = int(n_train)
+        if labels is not None:
+            self._classes = (torch.round(labels.detach().float().clamp(-3.0, 3.0)) + 3).long().cpu()
+        if self.n_train is not None:
+            for unit in self.units.values():
+                if "memory" not in unit:
+                    unit["memory"] = self._memory(self.n_train, unit["embed_s"].linear.weight.device)
+
+    def _unit_dims(self, student: nn.Module, teacher: nn.Module):
+        if self.level in ("final", "penultimate"):
+            pick = (lambda m: m.head.out_layer.out_features) if self.level == "final" else (
+                lambda m: m.head.out_layer.in_features)
+            yield self.level, pick(student), pick(teacher)
+            return
+        for s_pair, t_pair in self.pairs.items():
+            s_enc, t_enc = _encoder(student, s_pair, "student"), _encoder(teacher, t_pair, "teacher")
+            for i in range(len(s_enc.layers)):
+                yield _unit_name(s_pair, i), self._dim(student, s_pair, s_enc), self._dim(teacher, t_pair, t_enc)
+
+    def _dim(self, model: nn.Module, pair: str, enc: nn.Module) -> int:
+        t_q, t_k = model.map_shape(pair)
+        if self.level == "post_attention":
+            return enc.d_model * (t_q if self.pool == "flatten" else 1)
+        return t_k * (enc.heads if self.heads == "per_head" else 1)
+
+    def _add_unit(self, name: str, s_dim: int, t_dim: int, device=None) -> None:
+        if name in self.units:
+            return
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(self.seed + len(self.units))  # heads independent of the global RNG
+        unit = nn.ModuleDict({"embed_s": EmbedHead(s_dim, self.feat_dim), "embed_t": EmbedHead(t_dim, self.feat_dim)})
+        torch.random.set_rng_state(gen_state)
+        self.units[name] = unit.to(device) if device is not None else unit
+
+    def _memory(self, n_data: int, device) -> ContrastMemory:
+        if self.negatives == "other_class" and self._classes is None:
+            raise InvalidOption("negatives", "'other_class' needs the training labels: bind(labels=...)")
+        classes = None if self._classes is None else self._classes[:n_data]
+        memory = ContrastMemory(n_data, self.feat_dim, nce_k=self.nce_k, nce_t=self.nce_t, nce_m=self.nce_m,
+                                seed=self.seed + len(self.units), classes=classes, negatives=self.negatives)
+        return memory.to(device)
+
+    # ------------------------------------------------------------------ loss
+    def forward(self, student_out: ModelOutput, teacher_out: ModelOutput, batch: dict) -> torch.Tensor:
+        index = batch["index"]
+        if self.level in ("final", "penultimate"):
+            s = student_out.features.get(self.level, student_out.logits)
+            t = teacher_out.features.get(self.level, teacher_out.logits).detach()
+            return self._unit_loss(self.level, s, t, index)
+        per_pair = []
+        for s_pair, t_pair in self.pairs.items():
+            s_layers = self._layers(student_out, s_pair, "student")
+            t_layers = self._layers(teacher_out, t_pair, "teacher")
+            per_layer = [
+                self._unit_loss(_unit_name(s_pair, i), self._reduce(s), self._reduce(t_layers[i * len(t_layers) // len(s_layers)].detach()), index)
+                for i, s in enumerate(s_layers)]
+            per_pair.append(torch.stack(per_layer).mean())
+        return torch.stack(per_pair).mean()
+
+    def _layers(self, out: ModelOutput, pair: str, who: str) -> list[torch.Tensor]:
+        found = (out.attn_scores if self.level == "attention_maps" else out.post_attention).get(pair)
+        if not found:
+            what = "maps_for" if self.level == "attention_maps" else "post_attention_for"
+            raise KeyError(f"CRD at {self.level}: the {who} output has nothing for pair {pair!r}; run the {who} "
+                           f"with {what} including it")
+        return found
+
+    def _reduce(self, x: torch.Tensor) -> torch.Tensor:
+        """One (B, D) vector per sample from a layer's post-attention output or scores."""
+        if self.level == "post_attention":
+            if self.pool == "mean":
+                return x.mean(dim=1)
+            return x[:, -1] if self.pool == "last" else x.flatten(1)
+        probs = torch.softmax(x.float(), dim=-1)  # masked keys (-inf) get probability 0
+        if self.heads == "average":
+            probs = probs.mean(dim=1)
+        return probs.mean(dim=-2).flatten(1)  # row mean: attention received per key
+
+    def _unit_loss(self, name: str, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        if name not in self.units:
+            warnings.warn(f"CRD unit {name!r} built at its first forward: bind() the loss before building the "
+                          f"optimiser, or its embedding heads are not trained", stacklevel=3)
+            self._add_unit(name, s.flatten(1).shape[1], t.flatten(1).shape[1], device=s.device)
+        unit = self.units[name]
+        if "memory" not in unit:  # never bound to a training set: size the bank from the indices seen
+            unit["memory"] = self._memory(max(int(index.max()) + 1, 2), s.device)
+        return unit["memory"](unit["embed_s"](s), unit["embed_t"](t), index)
+
+
+def _unit_name(pair: str, layer: int) -> str:
+    return f"{pair}|{layer}"
+
+
+def _encoder(model: nn.Module, pair: str, who: str) -> nn.Module:
+    encoders = model.body.encoders
+    if pair not in encoders:
+        raise InvalidOption("pairs", f"the {who} has no transformer {pair!r}; it has {', '.join(model.pair_names)}")
+    return encoders[pair]
