@@ -36,7 +36,7 @@ def cmd_run(args) -> int:
     console = _console()
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
-                      smoke_test=args.smoke_test, resume=args.resume, address=args.address,
+                      smoke_test=args.smoke_test, resume=args.resume, address=args.address, storage=args.storage,
                       results_root=args.results_dir)
     outcome = run_search(space, opts, console)
     print_outcome(outcome, console)
@@ -56,7 +56,7 @@ def cmd_validate(args) -> int:
 def cmd_leaderboard(args) -> int:
     from kdsearch.results.leaderboard import leaderboard_command
 
-    return leaderboard_command(args.results, top=args.top)
+    return leaderboard_command(args.results, top=args.top, console=_console())
 
 
 def cmd_data_synth(args) -> int:
@@ -96,6 +96,14 @@ def cmd_cluster_check(args) -> int:
     return cluster_check_command(args.files)
 
 
+def cmd_bench(args) -> int:
+    from kdsearch.bench import BenchOptions, bench_command
+
+    opts = BenchOptions(quick=args.quick, device=args.device, shapes=args.shapes, batch=args.batch,
+                        compare=args.compare, skip_search=args.skip_search, threads=args.threads)
+    return bench_command(opts, json_path=args.json, console=_console())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kdsearch", description="Hyperparameter search for multimodal -> video-only knowledge distillation "
@@ -115,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue the interrupted search --name NAME")
     run.add_argument("--address", default=None,
                      help="join an existing Ray cluster (an address, or 'auto'); default: start Ray locally")
+    run.add_argument("--storage", default=None,
+                     help="where Tune keeps checkpoints and experiment state: an s3:// URI or a shared (NFS) path; "
+                          "needed on multi-node clusters (default: results/<name>/tune)")
     run.set_defaults(func=cmd_run)
 
     validate = sub.add_parser("validate", help="check a space file completely without running it")
@@ -166,6 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     check = cluster.add_parser("check", help="validate a Ray launcher config or KubeRay manifest offline")
     check.add_argument("files", nargs="+")
     check.set_defaults(func=cmd_cluster_check)
+
+    bench = sub.add_parser("bench", help="time training steps, inference and a small search on this machine")
+    bench.add_argument("--quick", action="store_true",
+                       help="small shapes, teacher + config-5 student + naive comparison, no search (CI, < 1 min)")
+    bench.add_argument("--json", default=None, metavar="OUT", help="also write the results to this JSON file")
+    bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    bench.add_argument("--shapes", default=None, choices=("small", "mosei"),
+                       help="synthetic preset shapes (default: mosei on a GPU, small on a CPU)")
+    bench.add_argument("--batch", type=int, default=24, help="training batch size of the headline figures (default 24)")
+    bench.add_argument("--compare", default=None, choices=("naive",),
+                       help="time the naive MulT-style teacher side by side and print the ratio")
+    bench.add_argument("--skip-search", action="store_true", help="do not run the fixed small search")
+    bench.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; --quick: 1)")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -81,6 +81,32 @@ def teacher_step(model: nn.Module, split: TensorSplit) -> Callable[[], None]:
     return train_step_fn(TaskObjective(model, get_task(TASK)), split)
 
 
+def naive_teacher_step(model: nn.Module, split: TensorSplit) -> Callable[[], None]:
+    """A training step written as MulT's own loop runs it, for the naive side of a comparison.
+
+    The batch stays on the CPU and is copied to the model's device every step (MulT's DataLoader
+    then ``.cuda()``); plain `torch.optim.Adam` with its default implementation; zero_grad,
+    forward, loss, backward, clip_grad_norm_ 0.8, step, then ``loss.item()``. Everything the
+    kdsearch Trainer does better (resident data, optimiser choice) thus counts in the ratio.
+    """
+    device = next(model.parameters()).device
+    host = {k: v.cpu() for k, v in split.batch(torch.arange(split.n, device=split.label.device)).items()}
+    task = get_task(TASK)
+    optimizer = torch.optim.Adam(model.parameters(), lr=MULT_LR)
+
+    def step() -> None:
+        model.train()
+        batch = {k: v.to(device) for k, v in host.items()}
+        model.zero_grad()
+        loss = task.loss(run_model(model, batch).logits, batch["label"])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), MULT_GRAD_CLIP)
+        optimizer.step()
+        loss.item()
+
+    return step
+
+
 def student_objective(config: int, shapes: Shapes, device: torch.device, *, teacher: nn.Module | None = None,
                       teacher_cfg: dict | None = None, student_cfg: dict | None = None) -> DistillObjective:
     """alpha * task + beta * EDAM for student configuration `config`, against a frozen teacher.

@@ -55,12 +55,18 @@ def write_pictures(model_maps: ModelMaps, out_dir: Path) -> dict[tuple[str, int]
         names[(acc.pair, acc.layer)] = name
         head_maps = acc.head_mean_maps()
         for h in range(0 if head_maps is None else head_maps.shape[0]):
-            write_heatmap(out_dir / map_filename(model_maps.role, acc.pair, acc.layer, h), head_maps[h].numpy(), allowed)
+            head_name = map_filename(model_maps.role, acc.pair, acc.layer, h)
+            write_heatmap(out_dir / head_name, head_maps[h].numpy(), allowed)
     return names
 
 
 def _fmt(value, digits: int = 3) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _head_cell(head: dict) -> str:
+    lift = f" ({_fmt(head['event_lift'], 2)}×)" if "event_lift" in head else ""
+    return _fmt(head["concentration"]) + lift
 
 
 def print_table(console, title: str, ranked: list[dict], has_events: bool) -> None:
@@ -89,8 +95,7 @@ def print_table(console, title: str, ranked: list[dict], has_events: bool) -> No
                 row += ["-", "-"]
         row.append(",".join(str(k) for k in s["peak_steps"]))
         if per_head:
-            row.append(" ".join(_fmt(h["concentration"]) + (f" ({_fmt(h['event_lift'], 2)}×)" if "event_lift" in h else "")
-                                for h in s.get("per_head", [])))
+            row.append(" ".join(_head_cell(h) for h in s.get("per_head", [])))
         table.add_row(*row)
     console.print(table)
 

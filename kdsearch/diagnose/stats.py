@@ -32,7 +32,10 @@ def allowed_keys(allowed: torch.Tensor | None, shape: torch.Size | tuple[int, ..
 
 def allowed_count(p: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
     """Number of allowed keys per row, as float, shape (..., T_q)."""
-    return allowed_keys(allowed, p.shape).to(p.device).sum(dim=-1).to(p.dtype)
+    if allowed is None:
+        return torch.full(p.shape[:-1], float(p.shape[-1]), dtype=p.dtype, device=p.device)
+    # Count on the (small) mask, then broadcast: expanding it to the maps' size first is slow.
+    return allowed.to(device=p.device, dtype=p.dtype).sum(dim=-1).expand(p.shape[:-1])
 
 
 def row_entropy(p: torch.Tensor) -> torch.Tensor:
@@ -106,9 +109,9 @@ def event_indicator(events: torch.Tensor, t_k: int) -> torch.Tensor:
     return marks
 
 
-def _per_row_marks(marks: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """(B, T_k) marks viewed as (B, 1.., 1, T_k) against p (B, [H,] T_q, T_k)."""
-    return marks.view(marks.shape[0], *([1] * (p.dim() - 2)), marks.shape[1]).to(p.dtype)
+def _marks_column(marks: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """(B, T_k) marks as a (B, 1.., T_k, 1) column, so `p @ column` sums each row's marked mass."""
+    return marks.view(marks.shape[0], *([1] * (p.dim() - 3)), marks.shape[1], 1).to(p.dtype)
 
 
 def event_mass(p: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
@@ -121,14 +124,16 @@ def event_mass(p: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
     Returns:
         (B, [H,] T_q) fraction of the row's mass on the events.
     """
-    return (p * _per_row_marks(event_indicator(events, p.shape[-1]), p)).sum(dim=-1)
+    return (p @ _marks_column(event_indicator(events, p.shape[-1]), p)).squeeze(-1)
 
 
 def event_uniform_share(p: torch.Tensor, events: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """What `event_mass` would be for a uniform row: allowed events / allowed keys (E/T_k unmasked)."""
-    ok = allowed_keys(allowed, p.shape).to(p.device).to(p.dtype)
-    marks = _per_row_marks(event_indicator(events, p.shape[-1]), p)
-    return (ok * marks).sum(dim=-1) / ok.sum(dim=-1)
+    t_q, t_k = p.shape[-2:]
+    ok = torch.ones(t_q, t_k, device=p.device) if allowed is None else allowed.to(p.device)
+    ok = ok.to(p.dtype)
+    allowed_events = (ok @ _marks_column(event_indicator(events, t_k), p)).squeeze(-1)  # (B, 1.., T_q)
+    return (allowed_events / ok.sum(dim=-1)).expand(p.shape[:-1])
 
 
 def forced_rows(p: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:

@@ -3,7 +3,7 @@
 Every loss module is imported here explicitly, so registration never depends on import order.
 """
 
-from kdsearch.distill import edam, logit  # noqa: F401  (registers "edam", "logit")
+from kdsearch.distill import crd, edam, logit  # noqa: F401  (registers "crd", "edam", "logit")
 from kdsearch.distill.base import KD_LEVELS, KDLoss
 from kdsearch.distill.registry import LOSSES, build_loss, loss_options, register_loss
 

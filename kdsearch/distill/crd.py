@@ -144,9 +144,9 @@ class CRDLoss(KDLoss):
         if labels is not None:
             self._classes = (torch.round(labels.detach().float().clamp(-3.0, 3.0)) + 3).long().cpu()
         if self.n_train is not None:
-            for unit in self.units.values():
+            for name, unit in self.units.items():
                 if "memory" not in unit:
-                    unit["memory"] = self._memory(self.n_train, unit["embed_s"].linear.weight.device)
+                    unit["memory"] = self._memory(self.n_train, unit["embed_s"].linear.weight.device, name)
 
     def _unit_dims(self, student: nn.Module, teacher: nn.Module):
         if self.level in ("final", "penultimate"):
@@ -174,12 +174,13 @@ class CRDLoss(KDLoss):
         torch.random.set_rng_state(gen_state)
         self.units[name] = unit.to(device) if device is not None else unit
 
-    def _memory(self, n_data: int, device) -> ContrastMemory:
+    def _memory(self, n_data: int, device, name: str) -> ContrastMemory:
         if self.negatives == "other_class" and self._classes is None:
             raise InvalidOption("negatives", "'other_class' needs the training labels: bind(labels=...)")
         classes = None if self._classes is None else self._classes[:n_data]
         memory = ContrastMemory(n_data, self.feat_dim, nce_k=self.nce_k, nce_t=self.nce_t, nce_m=self.nce_m,
-                                seed=self.seed + len(self.units), classes=classes, negatives=self.negatives)
+                                seed=self.seed + list(self.units).index(name), classes=classes,
+                                negatives=self.negatives)
         return memory.to(device)
 
     # ------------------------------------------------------------------ loss
@@ -193,9 +194,10 @@ class CRDLoss(KDLoss):
         for s_pair, t_pair in self.pairs.items():
             s_layers = self._layers(student_out, s_pair, "student")
             t_layers = self._layers(teacher_out, t_pair, "teacher")
-            per_layer = [
-                self._unit_loss(_unit_name(s_pair, i), self._reduce(s), self._reduce(t_layers[i * len(t_layers) // len(s_layers)].detach()), index)
-                for i, s in enumerate(s_layers)]
+            per_layer = []
+            for i, s in enumerate(s_layers):
+                t = t_layers[i * len(t_layers) // len(s_layers)].detach()
+                per_layer.append(self._unit_loss(_unit_name(s_pair, i), self._reduce(s), self._reduce(t), index))
             per_pair.append(torch.stack(per_layer).mean())
         return torch.stack(per_pair).mean()
 
@@ -224,8 +226,12 @@ class CRDLoss(KDLoss):
                           f"optimiser, or its embedding heads are not trained", stacklevel=3)
             self._add_unit(name, s.flatten(1).shape[1], t.flatten(1).shape[1], device=s.device)
         unit = self.units[name]
-        if "memory" not in unit:  # never bound to a training set: size the bank from the indices seen
-            unit["memory"] = self._memory(max(int(index.max()) + 1, 2), s.device)
+        if self.n_train is None:  # never bound to a training set: the bank grows with the indices seen
+            needed = int(index.max()) + 1
+            if "memory" not in unit:
+                unit["memory"] = self._memory(max(needed, 2), s.device, name)
+            elif needed > unit["memory"].n_data:
+                unit["memory"].grow(needed)
         return unit["memory"](unit["embed_s"](s), unit["embed_t"](t), index)
 
 

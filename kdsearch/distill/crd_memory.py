@@ -127,6 +127,22 @@ class ContrastMemory(nn.Module):
         return out_s / self.z[0], out_t / self.z[1]
 
     @torch.no_grad()
+    def grow(self, n_data: int) -> None:
+        """Add freshly initialised rows up to `n_data` (only for a bank not sized to a train set)."""
+        if self.classes is not None:
+            raise ValueError("a bank with per-sample classes cannot grow")
+        extra = n_data - self.n_data
+        if extra <= 0:
+            return
+        gen = torch.Generator().manual_seed(self.seed + n_data)
+        bound = 1.0 / math.sqrt(self.feat_dim / 3)
+        for name in ("bank_s", "bank_t"):
+            bank = getattr(self, name)
+            rows = ((torch.rand(extra, self.feat_dim, generator=gen) * 2 - 1) * bound).to(bank)
+            setattr(self, name, torch.cat([bank, rows]))
+        self.n_data = int(n_data)
+
+    @torch.no_grad()
     def update(self, index: torch.Tensor, f_s: torch.Tensor, f_t: torch.Tensor) -> None:
         """Move the batch's rows toward the new embeddings (momentum nce_m), renormalised."""
         for bank, feats in ((self.bank_s, f_s), (self.bank_t, f_t)):

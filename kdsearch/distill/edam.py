@@ -14,6 +14,13 @@ Direction:
     student's mass on the teacher's row argmax, not by copying the teacher's map. We default to the
     usual direction because it transfers the whole map; "paper" is kept to reproduce the text.
 
+Map sizes (``align``):
+  * "student_down" (EDAM-S↓, default): the student's proxy streams already have the teacher's
+    lengths (`student.align: student_down`), so maps are compared as they are; sizes must match.
+  * "teacher_up" (EDAM-T↑): the student keeps every proxy at the video length
+    (`student.align: none`) and the teacher's maps are resized to the student's by learned
+    linear layers, one `MapResizer` per (pair, student layer); see `kdsearch.distill.align`.
+
 Masked keys have probability exactly 0 (MulT's mask). Their log-probabilities (-inf) are replaced by
 0 with torch.where *before* any product, so neither the value nor its gradient meets 0 * -inf;
 the other logs are clamped at log(1e-8) so a single near-zero probability cannot dominate.
@@ -22,9 +29,12 @@ the other logs are clamped at log(1e-8) so a single near-zero probability cannot
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
+from torch import nn
 
+from kdsearch.distill.align import MapResizer, resized_teacher_log_maps
 from kdsearch.distill.base import KDLoss
 from kdsearch.distill.registry import register_loss
 from kdsearch.models.options import InvalidOption, check_choice, check_positive
@@ -32,6 +42,7 @@ from kdsearch.models.output import ModelOutput
 
 DIRECTIONS = ("teacher_to_student", "paper")
 HEAD_MODES = ("average", "per_head")
+ALIGNS = ("student_down", "teacher_up")
 LOG_FLOOR = math.log(1e-8)
 
 
@@ -67,6 +78,10 @@ class EDAMLoss(KDLoss):
         temperature: t > 0 in softmax(q·k / (sqrt(d_k) t)).
         direction: "teacher_to_student" (default) or "paper"; see the module docstring.
         heads: "average" (compare head-averaged maps) or "per_head" (needs equal head counts).
+        align: "student_down" (EDAM-S↓, maps must match) or "teacher_up" (EDAM-T↑, the teacher's
+            maps are resized to the student's by learned linear layers).
+        upsample_trainable: with "teacher_up", whether the resizing layers train with the student
+            (default, paper 000) or stay the linear interpolation they start as.
 
     Layers: with L_s student and L_t teacher layers, student layer i is paired with teacher layer
     floor(i * L_t / L_s) (the identity when the counts match; spread evenly otherwise).
@@ -75,7 +90,7 @@ class EDAMLoss(KDLoss):
     levels = frozenset({"attention_maps"})
 
     def __init__(self, pairs: dict[str, str], temperature: float = 1.0, direction: str = "teacher_to_student",
-                 heads: str = "average"):
+                 heads: str = "average", align: str = "student_down", upsample_trainable: bool = True):
         super().__init__()
         if not isinstance(pairs, dict) or not pairs or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()):
@@ -83,7 +98,13 @@ class EDAMLoss(KDLoss):
         check_positive("temperature", temperature)
         check_choice("direction", direction, DIRECTIONS)
         check_choice("heads", heads, HEAD_MODES)
+        check_choice("align", align, ALIGNS)
+        if not isinstance(upsample_trainable, bool):
+            raise InvalidOption("upsample_trainable", f"must be true or false, got {upsample_trainable!r}")
         self.pairs = dict(pairs)
+        self.align = align
+        self.upsample_trainable = upsample_trainable
+        self.resizers = nn.ModuleDict()  # "pair|layer" -> MapResizer (teacher_up only)
         self.temperature = float(temperature)
         self.direction = direction
         self.heads = heads
@@ -94,27 +115,71 @@ class EDAMLoss(KDLoss):
     def teacher_maps(self) -> frozenset[str]:
         return frozenset(self.pairs.values())
 
+    def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None, **_unused) -> None:
+        """Check the pairs against the models and build the EDAM-T↑ resizers before training.
+
+        Raises:
+            InvalidOption: a pair is missing, "per_head" with unequal head counts, map sizes that
+                differ under "student_down", or "teacher_up" where no map needs resizing.
+        """
+        if student is None or teacher is None:
+            return
+        needs_resize = False
+        for s_pair, t_pair in self.pairs.items():
+            s_enc, t_enc = _encoder(student, s_pair, "student"), _encoder(teacher, t_pair, "teacher")
+            if self.heads == "per_head" and s_enc.heads != t_enc.heads:
+                raise InvalidOption("heads", f"'per_head' needs equal head counts: student {s_pair} has "
+                                             f"{s_enc.heads}, teacher {t_pair} has {t_enc.heads}; use 'average'")
+            s_shape, t_shape = tuple(student.map_shape(s_pair)), tuple(teacher.map_shape(t_pair))
+            needs_resize |= s_shape != t_shape
+            if self.align == "student_down" and s_shape != t_shape:
+                raise InvalidOption("pairs", f"map sizes differ: student {s_pair} is {s_shape[0]}x{s_shape[1]}, "
+                                             f"teacher {t_pair} is {t_shape[0]}x{t_shape[1]} (use student.align: "
+                                             f"student_down, or distill.align: teacher_up)")
+            if self.align == "teacher_up":
+                for i in range(len(s_enc.layers)):
+                    self._resizer(s_pair, i, t_shape, s_shape)
+        if self.align == "teacher_up" and not needs_resize:
+            raise InvalidOption("align", "'teacher_up' resizes the teacher's maps to the student's, but every "
+                                         "distilled map already has the teacher's size; set student.align: none "
+                                         "(EDAM-T↑) or use distill.align: student_down (EDAM-S↓)")
+
+    def _resizer(self, s_pair: str, layer: int, t_shape, s_shape, device=None) -> MapResizer:
+        key = f"{s_pair}|{layer}"
+        if key not in self.resizers:
+            if device is not None:
+                warnings.warn(f"EDAM-T↑ resizer {key!r} built at its first forward: bind() the loss before "
+                              f"building the optimiser, or it is not trained", stacklevel=4)
+            resizer = MapResizer(tuple(t_shape), tuple(s_shape), trainable=self.upsample_trainable)
+            self.resizers[key] = resizer if device is None else resizer.to(device)
+        return self.resizers[key]
+
     def forward(self, student_out: ModelOutput, teacher_out: ModelOutput, batch: dict) -> torch.Tensor:
         per_pair = []
         for s_pair, t_pair in self.pairs.items():
             s_layers = _layers(student_out, s_pair, "student")
             t_layers = _layers(teacher_out, t_pair, "teacher")
             per_layer = [
-                self._layer_loss(s_scores, t_layers[i * len(t_layers) // len(s_layers)].detach(), s_pair, t_pair)
+                self._layer_loss(s_scores, t_layers[i * len(t_layers) // len(s_layers)].detach(), s_pair, t_pair, i)
                 for i, s_scores in enumerate(s_layers)]
             per_pair.append(torch.stack(per_layer).mean())
         return torch.stack(per_pair).mean()
 
-    def _layer_loss(self, s_scores, t_scores, s_pair, t_pair) -> torch.Tensor:
-        if s_scores.shape[-2:] != t_scores.shape[-2:] or s_scores.shape[0] != t_scores.shape[0]:
+    def _layer_loss(self, s_scores, t_scores, s_pair, t_pair, layer) -> torch.Tensor:
+        resize = self.align == "teacher_up" and s_scores.shape[-2:] != t_scores.shape[-2:]
+        if s_scores.shape[0] != t_scores.shape[0] or (s_scores.shape[-2:] != t_scores.shape[-2:] and not resize):
             raise ValueError(
                 f"EDAM: student map {s_pair!r} has (B, T_q, T_k) = {_size(s_scores)} but teacher map {t_pair!r} has "
-                f"{_size(t_scores)}; sizes must match (use the student's align='student_down')")
+                f"{_size(t_scores)}; sizes must match (use the student's align='student_down', or this loss's align='teacher_up')")
         if self.heads == "per_head" and s_scores.shape[1] != t_scores.shape[1]:
             raise InvalidOption("heads", f"'per_head' needs equal head counts: student {s_pair!r} has "
                                          f"{s_scores.shape[1]}, teacher {t_pair!r} has {t_scores.shape[1]}")
         log_s, allowed_s = log_attention_maps(s_scores, self.temperature, self.heads)
         log_t, allowed_t = log_attention_maps(t_scores, self.temperature, self.heads)
+        if resize:
+            resizer = self._resizer(s_pair, layer, t_scores.shape[-2:], s_scores.shape[-2:], device=s_scores.device)
+            log_t = resized_teacher_log_maps(resizer, log_t, allowed_t, allowed_s, LOG_FLOOR)
+            allowed_t = allowed_s
         allowed = allowed_s & allowed_t
         if self.direction == "teacher_to_student":
             weights, log_probs = log_t, log_s
@@ -131,6 +196,12 @@ def _layers(out: ModelOutput, pair: str, who: str) -> list[torch.Tensor]:
         raise KeyError(f"EDAM: the {who} output has no attention scores for {pair!r} "
                        f"(has {sorted(out.attn_scores)}); run the {who} with maps_for including it")
     return layers
+
+
+def _encoder(model: nn.Module, pair: str, who: str) -> nn.Module:
+    if pair not in model.body.encoders:
+        raise InvalidOption("pairs", f"the {who} has no transformer {pair!r}; it has {', '.join(model.pair_names)}")
+    return model.body.encoders[pair]
 
 
 def _size(scores: torch.Tensor) -> tuple[int, int, int]:

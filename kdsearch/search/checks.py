@@ -146,8 +146,9 @@ def _positive_int(value, file: str, field: str) -> None:
 
 
 def _check_distill(space: "Space") -> None:
-    """For every structure the space can build: method known, level allowed, options accepted,
-    pairs present with equal map sizes."""
+    """For every structure the space can build (each categorical combination, each row): method
+    known, level allowed, options used by some method, pairs present, map sizes the loss can
+    align; the loss is built and bound to the models, so what it refuses is refused here."""
     from kdsearch.distill import LOSSES
     from kdsearch.search.combos import categorical_configs
 
@@ -160,14 +161,17 @@ def _check_distill(space: "Space") -> None:
         if path.startswith(("teacher.", "teacher_train.")) and spec.type != "categorical":
             raise SpaceError("teacher settings can only be searched as categorical choices (each choice is "
                              "one teacher, trained once)", file=file, field=f"params.{path}")
+    configs = categorical_configs(space)
+    _check_options_used(space, configs)
     checked = set()
-    for cfg in categorical_configs(space):
+    for cfg in configs:
         method, level = cfg["distill"]["method"], cfg["distill"]["level"]
+        where = f"row {cfg['row']!r}: " if "row" in cfg else ""
         if method not in LOSSES:
-            raise SpaceError(f"unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
+            raise SpaceError(f"{where}unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
                              + did_you_mean(str(method), LOSSES), file=file, field="distill.method")
         if level not in LOSSES[method].levels:
-            raise SpaceError(f"method {method} cannot distil at level {level!r}; it allows "
+            raise SpaceError(f"{where}method {method} cannot distil at level {level!r}; it allows "
                              f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
         key = json.dumps([cfg["teacher"], cfg["student"], cfg["distill"], cfg["task"]], sort_keys=True, default=str)
         if key in checked:
@@ -176,13 +180,29 @@ def _check_distill(space: "Space") -> None:
         try:
             _check_pairs(cfg, method)
         except UserError as exc:
-            raise SpaceError(exc.problem, file=file, field=exc.field or "distill") from None
+            raise SpaceError(where + exc.problem, file=file, field=exc.field or "distill") from None
         except (ValueError, TypeError) as exc:
-            raise SpaceError(str(exc), file=file, field="distill") from None
+            raise SpaceError(where + str(exc), file=file, field="distill") from None
+
+
+def _check_options_used(space: "Space", configs: list[dict]) -> None:
+    """Refuse a distill option that no method of the space takes (e.g. `align` with only crd):
+    it would be silently ignored, and the user believes it is in effect."""
+    from kdsearch.distill import LOSSES
+
+    methods = sorted({c["distill"]["method"] for c in configs if c["distill"]["method"] in LOSSES})
+    taken = set().union(*(_options_of(LOSSES[m]) for m in methods)) if methods else set()
+    for cfg in configs:
+        for key in cfg["distill"]:
+            if key not in ("method", "level", "pairs") and key in distill_option_names() and key not in taken:
+                takers = sorted(m for m, cls in LOSSES.items() if key in _options_of(cls))
+                raise SpaceError(f"no method this space runs ({', '.join(methods)}) takes '{key}'; it is an option "
+                                 f"of {', '.join(takers)}", file=space.file, field=f"distill.{key}")
 
 
 def _check_pairs(cfg: dict, method: str) -> None:
     from kdsearch.distill import build_loss
+    from kdsearch.models.options import InvalidOption
     from kdsearch.train.experiment import build_models, default_pairs
 
     teacher, student = build_models(cfg)
@@ -194,10 +214,18 @@ def _check_pairs(cfg: dict, method: str) -> None:
         if t_pair not in teacher.pair_names:
             raise SpaceError(f"teacher has no transformer {t_pair!r}; it has {', '.join(teacher.pair_names)}",
                              field="distill.pairs")
-        if cfg["distill"]["level"] == "attention_maps":
+    loss = build_loss(method, pairs=pairs, **loss_options(method, cfg["distill"]))
+    if hasattr(loss, "bind"):
+        # The loss checks what it can align (EDAM: equal maps, or teacher_up; CRD: any sizes) and
+        # builds its heads from the models' shapes, exactly as a trial will.
+        try:
+            loss.bind(student=student, teacher=teacher)
+        except InvalidOption as err:
+            raise SpaceError(err.problem, field=f"distill.{err.option}") from None
+    elif cfg["distill"]["level"] == "attention_maps":
+        for s_pair, t_pair in pairs.items():
             s_shape, t_shape = student.map_shape(s_pair), teacher.map_shape(t_pair)
             if tuple(s_shape) != tuple(t_shape):
                 raise SpaceError(f"map sizes differ: student {s_pair} is {s_shape[0]}x{s_shape[1]}, teacher "
                                  f"{t_pair} is {t_shape[0]}x{t_shape[1]} (use student.align: student_down)",
                                  field="distill.pairs")
-    build_loss(method, pairs=pairs, **loss_options(method, cfg["distill"]))

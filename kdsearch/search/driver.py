@@ -30,6 +30,7 @@ class RunOptions:
     smoke_test: bool = False
     resume: bool = False
     address: str | None = None
+    storage: str | None = None
     results_root: str = "results"
 
 
@@ -49,8 +50,9 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
         raise UserError("a results name is letters, digits, '.', '_' or '-' (no path separators)",
                         field="--name", file=name)
     folder = Path(opts.results_root) / name
-    if opts.resume and not (folder / "tune").is_dir():
-        raise UserError("nothing to resume here (no tune/ folder)", file=str(folder), field="--resume")
+    if opts.resume and not (folder / "space.yaml").is_file():
+        raise UserError("nothing to resume here (no space.yaml: not a kdsearch search)", file=str(folder),
+                        field="--resume")
     if not opts.resume and folder.exists():
         raise UserError("already exists: pass --resume to continue that search, or choose another --name",
                         file=str(folder), field="--name")
@@ -77,7 +79,10 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     plan = plan_resources(space, opts)  # before anything is written: a bad --gpus leaves no trace
     name, folder = results_dir_for(space, opts)
     if not opts.resume:
-        (folder / "space.yaml").write_text(yaml.safe_dump(_space_record(space), sort_keys=False))
+        record = {**_space_record(space), "storage": opts.storage}
+        (folder / "space.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+    elif opts.storage is None:  # resume where the search kept its checkpoints
+        opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
     console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
     dataset = load_for_search(space.config["data"], console=console)
 

@@ -24,7 +24,14 @@ def print_outcome(outcome, console) -> None:
         values = ", ".join(f"{p}={fmt_value(best[p])}" for p in meta["searched"] if p in best.index)
         scores = ", ".join(f"{c[9:]}={fmt_metric(best[c])}" for c in best.index
                            if c.startswith("best_val_") and c != "best_val_loss")
-        console.print(f"Best trial [bold]{best['trial_id']}[/] (epoch {best.get('best_epoch', '?')}): {values}")
+        console.print(f"Best trial [bold]{best['trial_id']}[/] (epoch {_int(best.get('best_epoch'))}): {values}")
         console.print(f"  validation: {scores}")
     console.print(f"Results: {outcome.results_dir}/trials.parquet, epochs.parquet · "
                   f"`kdsearch leaderboard {outcome.results_dir}`")
+
+
+def _int(value) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return "?"

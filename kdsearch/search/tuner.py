@@ -85,7 +85,7 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan):
     return tune.with_resources(fn, plan.trial_resources)
 
 
-def build_callbacks(space: Space, folder: Path, console, *, resume: bool = False) -> list:
+def build_callbacks(space: Space, folder: Path, console) -> list:
     from kdsearch.results.leaderboard import LiveLeaderboard
     from kdsearch.results.store import ResultsWriter
 
@@ -93,25 +93,40 @@ def build_callbacks(space: Space, folder: Path, console, *, resume: bool = False
     metric, mode = space.search["metric"], space.search["mode"]
     epochs = int(space.config["train"]["epochs"])
     return [
-        ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs, resume=resume,
+        # resume=True even for a fresh search (its folder is new and empty): this callback is
+        # pickled into Tune's experiment state, and on `--resume` the restored copy must take
+        # back the rows already written rather than start empty.
+        ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs, resume=True,
                       meta_extra={"rungs": rungs(space), "space": space.name}),
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console),
     ]
 
 
+def tune_location(folder: Path, name: str, storage: str | None) -> tuple[str, str]:
+    """(storage_path, experiment name) of Tune's own experiment folder (checkpoints, state).
+
+    Locally it is results/<name>/tune/. With --storage (an s3:// URI or a shared NFS path,
+    which multi-node Ray needs: nothing syncs trial folders to the head node) it is
+    <storage>/<name>/, while the parquet files and the leaderboard stay in results/<name>/.
+    """
+    if storage:
+        return (storage.rstrip("/") if "://" in storage else str(Path(storage).resolve())), name
+    return str(folder.resolve()), TUNE_DIR
+
+
 def build_tuner(space: Space, name: str, folder: Path, dataset, teachers: dict, plan: ResourcePlan, opts, console):
     from ray import tune
 
     trainable = build_trainable(space, dataset, teachers, plan)
-    tune_dir = folder / TUNE_DIR
+    storage, exp_name = tune_location(folder, name, opts.storage)
     if opts.resume:
-        return tune.Tuner.restore(str(tune_dir.resolve()), trainable=trainable, resume_unfinished=True,
+        return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,
                                   resume_errored=True)
     metric, mode = space.search["metric"], space.search["mode"]
     run_config = tune.RunConfig(
-        name=TUNE_DIR, storage_path=str(folder.resolve()), verbose=0,
-        callbacks=build_callbacks(space, folder, console, resume=opts.resume),
+        name=exp_name, storage_path=storage, verbose=0,
+        callbacks=build_callbacks(space, folder, console),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
                                                 checkpoint_score_order=mode),
