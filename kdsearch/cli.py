@@ -77,6 +77,12 @@ def cmd_data_import(args) -> int:
     return import_command(args.src, args.out, args.format, args.folds, args.lengths)
 
 
+def cmd_replay(args) -> int:
+    from kdsearch.search.replay import replay_command
+
+    return replay_command(args.results, args.trial_id, epochs=args.epochs, console=_console())
+
+
 def cmd_teacher_list(args) -> int:
     from kdsearch.search.teacher_list import teacher_list_command
 
@@ -136,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
     board.set_defaults(func=cmd_leaderboard)
+
+    replay = sub.add_parser("replay", help="re-run one trial on CPU and compare with its recorded metrics")
+    replay.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
+    replay.add_argument("trial_id", help="the trial id shown in the leaderboard")
+    replay.add_argument("--epochs", type=int, default=None, help="epochs to replay (default: as many as it ran)")
+    replay.set_defaults(func=cmd_replay)
 
     data = sub.add_parser("data", help="dataset files: synthesise, inspect").add_subparsers(
         dest="data_command", metavar="DATA_COMMAND", required=True)

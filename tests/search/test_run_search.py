@@ -78,3 +78,16 @@ def test_driver_output_tells_the_story(finished_search):
     assert "kdsearch leaderboard" in text  # the final table
     assert (outcome.results_dir / "space.yaml").is_file()
     assert outcome.teachers_reused == 0 and len(outcome.teacher_metrics) == 1
+
+
+def test_replay_reproduces_a_trial_on_cpu(finished_search):
+    from kdsearch.search.replay import replay
+
+    _, outcome, _ = finished_search
+    trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
+    trial_id = trials.sort_values("epochs").iloc[0]["trial_id"]
+    replayed, recorded = replay(outcome.results_dir, trial_id, console=Console(file=None, quiet=True))
+    assert len(replayed) == len(recorded) >= 1
+    for row, (_, rec) in zip(replayed, recorded.iterrows()):
+        for metric in ("val_loss", "val_acc7", "val_f1"):
+            assert abs(row[metric] - rec[metric]) < 1e-4

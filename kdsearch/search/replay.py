@@ -1,0 +1,99 @@
+"""`kdsearch replay results/<name> TRIAL_ID`: re-run one trial on CPU and compare its metrics.
+
+A trial is fully determined by the space as run (results/<name>/space.yaml), its sampled values
+(trials.parquet), the recorded seed, the dataset and the cached teacher. Replay rebuilds all of
+them and runs the trial's own code path (`build_student_run`), outside Ray, so a surprising
+leaderboard entry can be checked, debugged or profiled by anyone.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from kdsearch.config import with_overrides
+from kdsearch.errors import UserError
+from kdsearch.results.store import read_results
+
+
+def trial_config(results_dir: str | Path, trial_id: str) -> tuple[dict, dict, pd.DataFrame]:
+    """(experiment config of the trial, its space record, its reported epochs)."""
+    folder = Path(results_dir)
+    meta, trials, epochs = read_results(folder)
+    row = trials[trials["trial_id"] == trial_id]
+    if row.empty:
+        known = ", ".join(trials["trial_id"].astype(str).head(10))
+        raise UserError(f"no trial {trial_id!r} (trials: {known}{', ...' if len(trials) > 10 else ''})",
+                        file=str(folder / "trials.parquet"), field="trial_id")
+    record = yaml.safe_load((folder / "space.yaml").read_text())
+    values = {}
+    for path in meta["searched"]:
+        value = row.iloc[0][path]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue  # a conditional parameter this trial did not sample
+        values[path] = value.item() if hasattr(value, "item") else value
+    exp = with_overrides(record["config"], values)
+    if "seed" in row.columns and not pd.isna(row.iloc[0]["seed"]):
+        exp["train"]["seed"] = int(row.iloc[0]["seed"])
+    return exp, record, epochs[epochs["trial_id"] == trial_id].sort_values("epoch")
+
+
+def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None, console: Console | None = None):
+    """Re-train the trial on CPU; returns (replayed metrics per epoch, recorded metrics per epoch)."""
+    from kdsearch.data.source import load_for_search
+    from kdsearch.search.teacher_pool import load_teacher_blob, teacher_path
+    from kdsearch.search.trial import _shapes_only, build_student_run
+
+    console = console or Console()
+    exp, record, recorded = trial_config(results_dir, trial_id)
+    if epochs is not None:
+        exp["train"]["epochs"] = int(epochs)
+    else:
+        exp["train"]["epochs"] = int(recorded["epoch"].max()) if len(recorded) else exp["train"]["epochs"]
+    torch.set_num_threads(max(1, int(record.get("resources", {}).get("cpus_per_trial", 1))))
+    dataset = load_for_search(exp["data"], console=console)
+    arrays = dataset.to_arrays()
+    if float(exp["loss"]["beta"]) == 0.0:
+        blob = _shapes_only(arrays)
+    else:
+        path = teacher_path(exp, dataset.fingerprint)
+        if not path.is_file():
+            raise UserError("the trial's teacher is not in the cache (was it cleared? re-run the search to "
+                            "train it again)", file=str(path))
+        blob = load_teacher_blob(path)
+    trainer, train, valid, _ = build_student_run(exp, arrays, blob, torch.device("cpu"))
+    replayed: list[dict] = []
+    trainer.hooks.append(lambda _t, epoch, metrics: replayed.append(dict(metrics)))
+    console.print(f"Replaying trial {trial_id} on CPU for {exp['train']['epochs']} epoch(s), seed {exp['train']['seed']}")
+    trainer.fit(train, valid)
+    return replayed, recorded
+
+
+def replay_command(results_dir: str, trial_id: str, epochs: int | None = None, console: Console | None = None) -> int:
+    console = console or Console()
+    replayed, recorded = replay(results_dir, trial_id, epochs=epochs, console=console)
+    metrics = [c for c in recorded.columns if c.startswith("val_")]
+    table = Table(title=f"Trial {trial_id}: recorded vs replayed validation metrics")
+    table.add_column("epoch", justify="right")
+    for m in metrics:
+        table.add_column(f"{m} rec / replay", justify="right")
+    worst = 0.0
+    for row in replayed:
+        rec = recorded[recorded["epoch"] == row["epoch"]]
+        cells = [str(row["epoch"])]
+        for m in metrics:
+            old = float(rec.iloc[0][m]) if len(rec) else float("nan")
+            new = float(row.get(m, float("nan")))
+            if not math.isnan(old) and not math.isnan(new):
+                worst = max(worst, abs(old - new))
+            cells.append(f"{old:.4f} / {new:.4f}")
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"Largest difference: {worst:.2e}" + ("  (reproduced)" if worst < 1e-4 else ""))
+    return 0
