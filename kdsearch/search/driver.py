@@ -114,6 +114,8 @@ def _quiet_ray_env() -> None:
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # "Token authentication is enabled" on every local start: the default, and safe; not news.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    # The grid sampler stops its study when every combination is out; Ray warns about how.
+    logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)
 
 
 def _start_ray(plan: ResourcePlan, opts: RunOptions) -> None:
