@@ -89,6 +89,40 @@ def cmd_teacher_list(args) -> int:
     return teacher_list_command()
 
 
+def cmd_teacher_import_mult(args) -> int:
+    from kdsearch.data.importers import parse_lengths
+    from kdsearch.models.mult_import import MOSEI_LENGTHS, import_mult
+
+    lengths = {**MOSEI_LENGTHS, **(parse_lengths(args.lengths) or {})}
+    blob = import_mult(args.state_dict, args.out, heads=args.num_heads, layers=args.layers,
+                       attn_mask=args.attn_mask, lengths=lengths)
+    cfg = blob["config"]
+    print(f"{args.out}: MulT {cfg['branch']} teacher, d={cfg['d_model']}, {cfg['heads']} heads, {cfg['layers']} "
+          f"layers, attn_mask={cfg['attn_mask']}, inputs {blob['dims']}, {blob['n_out']} output(s), "
+          f"task {blob['task'] or 'unknown'}" + (f"; unused: {len(blob['unused_mult_keys'])} keys of mem encoders "
+                                                 "MulT's partial mode never runs" if blob["unused_mult_keys"] else ""))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from kdsearch.predict import predict_command
+
+    return predict_command(args.model, args.data, split=args.split, out=args.out, batch_size=args.batch_size,
+                           device=args.device)
+
+
+def cmd_describe(args) -> int:
+    from kdsearch.describe import describe_command
+
+    return describe_command(args.space, shapes=args.shapes, device=args.device, repeats=args.repeats)
+
+
+def cmd_report(args) -> int:
+    from kdsearch.report.table1 import report_command
+
+    return report_command(args.results)
+
+
 def cmd_diagnose(args) -> int:
     from kdsearch.diagnose import diagnose_command
 
@@ -138,6 +172,27 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("space")
     validate.set_defaults(func=cmd_validate)
 
+    describe = sub.add_parser("describe", help="parameters and batch-1 latency of a space's models vs paper 000")
+    describe.add_argument("space")
+    describe.add_argument("--shapes", choices=("data", "mosei"), default="data",
+                          help="input shapes: the space's data (default) or CMU-MOSEI unaligned (the paper's)")
+    describe.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    describe.add_argument("--repeats", type=int, default=20, help="timed forward passes per model (median)")
+    describe.set_defaults(func=cmd_describe)
+
+    predict = sub.add_parser("predict", help="run a saved model (teacher or student) on one split of a dataset")
+    predict.add_argument("model", help="a model file (cached or imported teacher, exported student)")
+    predict.add_argument("data", help="dataset .h5 in kdsearch's layout")
+    predict.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    predict.add_argument("--out", required=True, help="output .npy: the raw outputs (N, n_out)")
+    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    predict.set_defaults(func=cmd_predict)
+
+    report = sub.add_parser("report", help="paper 000's Table 1 beside a search over search_spaces/table1.yaml")
+    report.add_argument("results", help="a results folder, e.g. results/table1-20261122-101500")
+    report.set_defaults(func=cmd_report)
+
     board = sub.add_parser("leaderboard", help="print the leaderboard of results/<name>")
     board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
@@ -173,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="teacher_command", metavar="TEACHER_COMMAND", required=True)
     tlist = teacher.add_parser("list", help="list cached teachers")
     tlist.set_defaults(func=cmd_teacher_list)
+    mult = teacher.add_parser("import-mult", help="convert a state dict of the original MulT code's MULTModel")
+    mult.add_argument("state_dict", help="torch.save(model.state_dict(), ...) of MulT's MULTModel")
+    mult.add_argument("--out", required=True, help="output model file (loadable by predict and as a teacher)")
+    mult.add_argument("--num-heads", type=int, default=5, help="attention heads (MulT default 5)")
+    mult.add_argument("--layers", type=int, default=None, help="cross-modal layers (default: read from the weights)")
+    mult.add_argument("--attn-mask", action=argparse.BooleanOptionalAction, default=True,
+                      help="MulT's attention mask (default on, as MulT's argparse)")
+    mult.add_argument("--lengths", default=None, metavar="text=50,audio=500,vision=500",
+                      help="sequence lengths the teacher is built for (default MOSEI unaligned: 50/500/500)")
+    mult.set_defaults(func=cmd_teacher_import_mult)
 
     diag = sub.add_parser("diagnose", help="where a teacher's attention maps look: entropy, concentration, heat-maps")
     diag.add_argument("teacher", help="teacher checkpoint, e.g. ~/.cache/kdsearch/teachers/<key>/teacher.pt")

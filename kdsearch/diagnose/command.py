@@ -60,6 +60,17 @@ def write_pictures(model_maps: ModelMaps, out_dir: Path) -> dict[tuple[str, int]
     return names
 
 
+def _nan_to_none(value):
+    """NaN (e.g. the lift of a map whose rows see no event) as null: strict JSON readers reject NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
 def _fmt(value, digits: int = 3) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
@@ -159,12 +170,13 @@ def diagnose_command(teacher_path, data_path, split: str = "valid", out_dir=None
                              f"{split} · {report['data']['samples']} samples · {model_maps.heads} heads averaged · "
                              f"ranked by concentration (1 - H/log n)", ranked, has_events)
         if has_events:
-            by_events = sorted((s for s in ranked if "event_mass" in s), key=lambda s: -s["event_lift"])[:3]
-            console.print("  most mass on the true event steps: " + ", ".join(
-                f"{s['pair']} layer {s['layer']} ({s['event_mass']:.2f} vs uniform {s['event_uniform']:.2f})"
-                for s in by_events))
+            with_lift = [s for s in ranked if not math.isnan(s.get("event_lift", math.nan))]
+            by_events = sorted(with_lift, key=lambda s: -s["event_lift"])[:3]
+            console.print("  most mass on the true event steps (lift over uniform): " + ", ".join(
+                f"{s['pair']} layer {s['layer']} {s['event_mass']:.2f} vs {s['event_uniform']:.2f} "
+                f"({s['event_lift']:.2f}×)" for s in by_events))
     report["ranking"] = [f"{s['pair']}/{s['layer']}" for s in report["maps"]["teacher"]]
     report["seconds"] = round(time.perf_counter() - started, 2)
-    (out / JSON_NAME).write_text(json.dumps(report, indent=2, default=str))
+    (out / JSON_NAME).write_text(json.dumps(_nan_to_none(report), indent=2, default=str, allow_nan=False))
     console.print(f"Heat-maps and {JSON_NAME} in {out} ({report['seconds']:.1f}s)")
     return 0

@@ -63,13 +63,17 @@ def build_teacher_from_blob(blob: dict, path: str):
 def build_student_from_blob(blob: dict, path: str, teacher_blob: dict):
     """A video student from a checkpoint dict, weights loaded, in eval mode.
 
-    The format mirrors the teacher's: ``state_dict`` (the student's, or a `DistillObjective`'s
-    with its "student." prefix) and ``config`` (the space's `student:` section, or a whole
-    experiment config holding one); ``dims``, ``lengths``, ``n_out`` default to the teacher's,
-    since a student is built on the teacher's lengths.
+    Takes a model file (`kdsearch.models.checkpoint`, arch "video_student") or any dict with
+    ``state_dict`` (the student's, or a `DistillObjective`'s with its "student." prefix) and
+    ``config`` (the space's `student:` section, or a whole experiment config holding one);
+    ``dims``, ``lengths``, ``n_out`` default to the teacher's, since a student is built on the
+    teacher's lengths.
     """
     from kdsearch.models.build import build_student
 
+    if blob.get("arch", "video_student") != "video_student":
+        raise UserError(f"arch is {blob['arch']!r}: --student needs a video student (arch 'video_student')",
+                        file=path, field="arch")
     missing = [k for k in STUDENT_BLOB_KEYS if k not in blob]
     if missing or not isinstance(blob.get("config"), dict):
         raise UserError(f"not a student checkpoint: expected a dict with {', '.join(STUDENT_BLOB_KEYS)}"

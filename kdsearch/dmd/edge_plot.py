@@ -2,8 +2,10 @@
 
 Input is what `DMDObjective.edge_matrices` returns: {"homo": M, "hetero": M}, M[i, j] the mean
 weight of edge i -> j (i distils into j) in L, A, V order. Each panel shows the three modality
-nodes and the six edges; an edge's thickness and colour grow with its weight and its value is
-written beside it. Drawn with the numpy canvas in `kdsearch.dmd.png` (no matplotlib in the venv).
+nodes and the six edges; an edge's thickness and colour grow with its weight *relative to the
+panel's strongest edge* (a colour scale per panel, so a near-uniform graph looks uniformly strong)
+and its absolute weight is written beside it. Drawn with the numpy canvas in `kdsearch.dmd.png`
+(no matplotlib in the venv).
 """
 
 from __future__ import annotations

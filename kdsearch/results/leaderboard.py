@@ -43,8 +43,9 @@ class LiveLeaderboard(RecordingCallback):
     def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
                  num_samples: int, rungs: Sequence[int] | None = None,
                  console: Console | None = None, refresh_per_second: float = 4,
-                 summary_every_s: float = 5.0, top: int = 15):
+                 summary_every_s: float = 5.0, top: int = 15, objectives: Sequence[dict] | None = None):
         super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
+        self.objectives = list(objectives or [])
         self.num_samples = num_samples
         self.rungs = sorted(rungs) if rungs else None
         self.console = console
@@ -132,7 +133,8 @@ class LiveLeaderboard(RecordingCallback):
         trials = records.trials_frame()
         table = render_leaderboard(trials, searched=records.searched, metric=records.metric,
                                    mode=records.mode, top=top or self.top,
-                                   max_epochs=records.max_epochs, rungs=self.rungs)
+                                   max_epochs=records.max_epochs, rungs=self.rungs,
+                                   objectives=self.objectives)
         used, total = budget_used(trials, num_samples=self.num_samples,
                                   max_epochs=records.max_epochs)
         if not total:
@@ -159,7 +161,8 @@ def leaderboard_command(results_dir: str | os.PathLike, top: int = 20,
     meta, trials, _ = read_results(results_dir)
     metric, mode, searched = meta["metric"], meta["mode"], list(meta["searched"])
     console.print(render_leaderboard(trials, searched=searched, metric=metric, mode=mode, top=top,
-                                     max_epochs=meta.get("max_epochs"), rungs=meta.get("rungs")))
+                                     max_epochs=meta.get("max_epochs"), rungs=meta.get("rungs"),
+                                     objectives=meta.get("objectives")))
     best = best_trial(trials, metric=metric, mode=mode)
     if best is None:
         console.print(f"No trial has reported {metric} yet.", markup=False)

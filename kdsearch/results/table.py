@@ -98,7 +98,7 @@ def summary_line(trials: pd.DataFrame, *, metric: str, mode: str, num_samples: i
 def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric: str, mode: str,
                        top: int | None = 15, max_epochs: int | None = None,
                        rungs: Sequence[int] | None = None, title: str | None = None,
-                       caption: str | None = None) -> Table:
+                       caption: str | None = None, objectives: Sequence[dict] | None = None) -> Table:
     """Renders the leaderboard: best trials first, one row each.
 
     Args:
@@ -111,11 +111,18 @@ def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric:
         rungs: ASHA rung epochs; adds a column with the highest rung each trial reached.
         title: table title (default names the metric and mode).
         caption: table caption (default: counts per status).
+        objectives: extra objectives of a multi-objective search; adds a column that marks the
+            Pareto front (and the objectives' own columns).
 
     Returns:
         A `rich.table.Table`.
     """
     ranked = rank_trials(trials, metric=metric, mode=mode)
+    front = None
+    if objectives:
+        from kdsearch.results.pareto import objective_columns, pareto_mask
+
+        front = pareto_mask(ranked, objective_columns(metric, mode, objectives))
     shown = ranked if top is None else ranked.head(top)
     table = Table(title=title or f"kdsearch leaderboard · {metric} ({mode})",
                   caption=caption if caption is not None else _default_caption(trials, len(shown)),
@@ -129,6 +136,12 @@ def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric:
         table.add_column("rung", justify="right")
     table.add_column(metric, justify="right")
     table.add_column(f"best {metric}", justify="right")
+    extra_cols = [f"best_{o['metric']}" if o["metric"].startswith("val_") else o["metric"]
+                  for o in objectives or []]
+    for col in extra_cols:
+        table.add_column(col.replace("best_", "best "), justify="right")
+    if front is not None:
+        table.add_column("Pareto", justify="center")
     table.add_column("status")
     table.add_column("elapsed", justify="right")
 
@@ -148,6 +161,9 @@ def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric:
         if has_best and not _missing(row.get("best_epoch")):
             best += f" @{int(row['best_epoch'])}"
         cells.append(best)
+        cells += [fmt_value(row.get(col)) for col in extra_cols]
+        if front is not None:
+            cells.append("★" if front[i] else "")
         cells.append(_status_cell(row))
         cells.append(fmt_seconds(row.get("elapsed_s")))
         table.add_row(*cells, style="bold" if i == 0 and candidate else None)

@@ -85,6 +85,7 @@ def _check_search(space: "Space") -> None:
     if search["mode"] not in ("max", "min"):
         raise SpaceError(f"must be max or min, got {search['mode']!r}", file=file, field="search.mode")
     _positive_int(search["num_samples"], file, "search.num_samples")
+    _check_objectives(search, allowed, file)
     if not isinstance(search["max_concurrent"], int) or search["max_concurrent"] < 0:
         raise SpaceError("must be an integer >= 0 (0 = as many as resources allow)", file=file,
                          field="search.max_concurrent")
@@ -114,6 +115,26 @@ def _check_search(space: "Space") -> None:
         if key not in ("name", "seed", "n_startup_trials"):
             raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, ("seed", "n_startup_trials")),
                              file=file, field=f"search.sampler.{key}")
+
+
+def _check_objectives(search: dict, allowed, file: str) -> None:
+    objectives = search["objectives"]
+    if not isinstance(objectives, list):
+        raise SpaceError("must be a list of {metric, mode}", file=file, field="search.objectives")
+    names = [search["metric"]]
+    for i, obj in enumerate(objectives):
+        where = f"search.objectives[{i}]"
+        if not isinstance(obj, dict) or set(obj) != {"metric", "mode"}:
+            raise SpaceError("each objective is {metric: NAME, mode: max|min}", file=file, field=where)
+        choices = (*allowed, *schema.FACT_OBJECTIVES)
+        if obj["metric"] not in choices:
+            raise SpaceError(f"unknown objective {obj['metric']!r}; choose from {', '.join(choices)}"
+                             + did_you_mean(str(obj["metric"]), choices), file=file, field=f"{where}.metric")
+        if obj["mode"] not in ("max", "min"):
+            raise SpaceError(f"must be max or min, got {obj['mode']!r}", file=file, field=f"{where}.mode")
+        if obj["metric"] in names:
+            raise SpaceError(f"{obj['metric']} is already an objective", file=file, field=f"{where}.metric")
+        names.append(obj["metric"])
 
 
 def _check_resources(space: "Space") -> None:

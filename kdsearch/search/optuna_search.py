@@ -23,6 +23,11 @@ class PruningAwareOptunaSearch(OptunaSearch):
         self._time_attr = time_attr
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if isinstance(self.metric, list) and self._ended_before_max_t(trial_id, result, error):
+            # Multi-objective studies take no intermediate values; the trial is still pruned.
+            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
+            self._completed_trials.add(trial_id)
+            return
         if self._stopped_early(trial_id, result, error):
             ot_trial = self._ot_trials[trial_id]
             step = int(result[self._time_attr])
@@ -36,13 +41,15 @@ class PruningAwareOptunaSearch(OptunaSearch):
             return
         super().on_trial_complete(trial_id, result=result, error=error)
 
-    def _stopped_early(self, trial_id: str, result: dict | None, error: bool) -> bool:
+    def _ended_before_max_t(self, trial_id: str, result: dict | None, error: bool) -> bool:
         return bool(
             result
             and not error
-            and not isinstance(self.metric, list)  # multi-objective studies cannot be pruned
-            and result.get(self.metric) is not None
             and result.get(self._time_attr, self._max_t) < self._max_t
             and trial_id in self._ot_trials
             and trial_id not in self._completed_trials
         )
+
+    def _stopped_early(self, trial_id: str, result: dict | None, error: bool) -> bool:
+        return (not isinstance(self.metric, list) and self._ended_before_max_t(trial_id, result, error)
+                and result.get(self.metric) is not None)

@@ -62,6 +62,10 @@ SEARCH_DEFAULTS: dict = {
     "scheduler": {"name": "asha", "grace_period": 1, "reduction_factor": 2},
     "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 4},
     "max_failures": 1,
+    # Extra objectives for a multi-objective search, e.g. [{metric: student_params, mode: min}].
+    # ASHA keeps stopping on `metric`; Optuna optimises all of them; the leaderboard marks the
+    # Pareto front.
+    "objectives": [],
 }
 
 RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25}
@@ -80,6 +84,8 @@ TOP_LEVEL_KEYS = {
 TASKS = ("classification", "regression")
 SCHEDULERS = ("asha", "fifo")
 SAMPLERS = ("tpe", "random", "grid")  # grid: every combination of categorical params once
+# Per-trial facts that can be extra objectives (besides the validation metrics).
+FACT_OBJECTIVES = ("student_params", "latency_ms")
 METRICS = {
     "classification": ("val_acc7", "val_f1", "val_acc2", "val_loss"),
     "regression": ("val_mae", "val_corr", "val_acc7", "val_acc2", "val_f1", "val_loss"),

@@ -78,7 +78,8 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     teacher = ray.get(teachers[teacher_key(exp, fingerprint)]) if teachers else _shapes_only(data)
     trainer, train, valid, student = build_student_run(exp, data, teacher, device)
     labelled = train.n if train.labelled is None else int(train.labelled.sum())
-    extra = {"student_params": count_parameters(student), "seed": exp["train"]["seed"], "labelled": labelled,
+    extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
+             "seed": exp["train"]["seed"], "labelled": labelled,
              "node_id": ray.get_runtime_context().get_node_id(), "device": device.type}
 
     checkpoint = tune.get_checkpoint()
@@ -94,6 +95,29 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
 
     trainer.hooks.append(report)
     trainer.fit(train, valid)
+
+
+def inference_latency_ms(student: torch.nn.Module, split, repeats: int = 10) -> float:
+    """Median batch-1 inference time of the student on this trial's device (an objective for
+    multi-objective searches: accuracy against latency)."""
+    import time
+
+    sample = split.vision[:1]
+    was_training = student.training
+    student.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(repeats + 2):
+            if sample.is_cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            student(sample)
+            if sample.is_cuda:
+                torch.cuda.synchronize()
+            if i >= 2:  # the first calls warm caches up
+                times.append(time.perf_counter() - start)
+    student.train(was_training)
+    return round(1000 * sorted(times)[len(times) // 2], 3)
 
 
 def _shapes_only(arrays: dict) -> dict:

@@ -59,8 +59,12 @@ def build_searcher(space: Space, name: str, folder: Path):
     constants = {p: _get(space.config, p) for s in space.params.values() for p in s.when if p not in space.params}
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     # metric/mode go to the searcher itself: OptunaSearch ignores TuneConfig's once it has a space.
+    # With extra objectives Optuna gets them all; ASHA (TuneConfig) keeps the first.
+    objectives = space.search["objectives"]
+    metric = [space.search["metric"], *(o["metric"] for o in objectives)] if objectives else space.search["metric"]
+    mode = [space.search["mode"], *(o["mode"] for o in objectives)] if objectives else space.search["mode"]
     return PruningAwareOptunaSearch(space=define_by_run(space.params, constants), sampler=sampler,
-                                    metric=space.search["metric"], mode=space.search["mode"],
+                                    metric=metric, mode=mode,
                                     storage=storage, study_name=name, max_t=int(space.config["train"]["epochs"]))
 
 
@@ -97,9 +101,11 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
         # pickled into Tune's experiment state, and on `--resume` the restored copy must take
         # back the rows already written rather than start empty.
         ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs, resume=True,
-                      meta_extra={"rungs": rungs(space), "space": space.name}),
+                      meta_extra={"rungs": rungs(space), "space": space.name,
+                                  "objectives": space.search["objectives"]}),
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
-                        num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console),
+                        num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console,
+                        objectives=space.search["objectives"]),
     ]
 
 

@@ -79,3 +79,31 @@ def test_user_errors_exit_2(tiny_run, tmp_path, capsys):
              vision_len=6, text_dim=6, audio_dim=5, vision_dim=4, text_tokens=1, event_count=2)
     assert main(["diagnose", str(tiny_run.teacher), str(other)]) == EXIT_USER_ERROR
     assert "valid/vision" in capsys.readouterr().err
+
+
+def test_student_blob_may_hold_an_objective_state_and_a_whole_config(tiny_run):
+    from kdsearch.diagnose.run import build_student_from_blob
+    from diag_fixtures import STUDENT_CFG
+
+    teacher_blob = torch.load(tiny_run.teacher, weights_only=True)
+    state = {f"student.{k}": v for k, v in tiny_run.student_model.state_dict().items()}
+    student = build_student_from_blob({"state_dict": state, "config": {"student": STUDENT_CFG, "task": "x"}},
+                                      "s.pt", teacher_blob)
+    vision = torch.randn(2, 8, 4)
+    assert torch.allclose(student(vision).logits, tiny_run.student_model(vision).logits)
+
+
+def test_exported_student_model_file_loads_and_a_teacher_file_is_refused(tiny_run):
+    from kdsearch.diagnose.run import build_student_from_blob
+    from kdsearch.errors import UserError
+    from kdsearch.models.checkpoint import model_blob
+    from diag_fixtures import DIMS, LENGTHS, STUDENT_CFG
+
+    teacher_blob = torch.load(tiny_run.teacher, weights_only=True)
+    exported = model_blob(tiny_run.student_model, arch="video_student", config=STUDENT_CFG, dims=DIMS,
+                          lengths=LENGTHS, n_out=7, task="classification")
+    student = build_student_from_blob(exported, "s.pt", teacher_blob)
+    vision = torch.randn(2, 8, 4)
+    assert torch.allclose(student(vision).logits, tiny_run.student_model(vision).logits)
+    with pytest.raises(UserError, match="video student"):
+        build_student_from_blob(teacher_blob, "t.pt", teacher_blob)

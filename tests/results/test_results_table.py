@@ -57,7 +57,7 @@ def test_render_shows_rank_values_status_and_hidden_count():
     table = render_leaderboard(_trials(), searched=SEARCHED, metric="val_acc7", mode="max",
                                top=4, max_epochs=8, rungs=[1, 2, 4])
     assert [c.header for c in table.columns] == [
-        "#", "trial", "loss.alpha", "distill.temperature", "epoch", "rung", "val_acc7",
+        "#", "trial", "alpha", "temperature", "epoch", "rung", "val_acc7",
         "best val_acc7", "status", "elapsed"]
     assert table.row_count == 4
     text = _text(table)

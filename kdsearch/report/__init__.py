@@ -1,0 +1,1 @@
+"""Reports that put a finished search beside a paper's published table."""
