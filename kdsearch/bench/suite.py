@@ -43,6 +43,8 @@ class BenchOptions:
         threads: torch intra-op threads; None keeps torch's default (quick mode: 1, so a busy
             CI machine does not oversubscribe its cores).
         search_trials: trials of the fixed search.
+        model_cfg: constructor overrides for every model (e.g. tiny sizes in tests).
+        repeats: repetition counts instead of the defaults of `repeats_for`.
     """
 
     quick: bool = False
@@ -54,7 +56,8 @@ class BenchOptions:
     configs: tuple[int, ...] = (1, 2, 3, 4, 5)
     threads: int | None = None
     search_trials: int = 4
-    model_cfg: dict = field(default_factory=dict)  # constructor overrides for every model (tests)
+    model_cfg: dict = field(default_factory=dict)
+    repeats: Repeats | None = None
 
     def resolved(self) -> "BenchOptions":
         """A copy with quick-mode choices applied and the device/shapes decided."""
@@ -129,7 +132,7 @@ class Bench:
         self.opts = opts.resolved()
         self.device = torch.device(self.opts.device)
         self.shapes = steps.shapes_of(self.opts.shapes)
-        self.reps = repeats_for(self.opts)
+        self.reps = self.opts.repeats or repeats_for(self.opts)
         self.progress = progress
 
     def _split(self, batch: int, seed: int = 0):
@@ -249,14 +252,25 @@ class Bench:
 
     def _meta(self) -> dict:
         o = self.opts
-        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor()
-        return {"schema": 1, "device": o.device, "device_name": name or platform.machine(),
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else _cpu_name()
+        return {"schema": 1, "device": o.device, "device_name": name,
                 "torch": torch.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
                 "threads": torch.get_num_threads(), "shapes": o.shapes, "dims": self.shapes.dims,
                 "lengths": self.shapes.lengths, "n_train": self.shapes.n_train, "batch": o.batch, "quick": o.quick,
                 "compare": o.compare, "configs": list(o.configs), "model_cfg": dict(o.model_cfg),
                 "reps": vars(self.reps), "load_avg_start": _load_avg(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _load_avg() -> list[float] | None:
