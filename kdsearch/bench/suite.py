@@ -66,7 +66,7 @@ class BenchOptions:
         if self.quick:
             out.shapes = self.shapes or "small"
             out.configs, out.compare, out.skip_search = (5,), "naive", True
-            out.threads = self.threads or 1
+            out.threads = 1 if self.threads is None else self.threads
         if out.shapes is None:
             out.shapes = "mosei" if out.device == "cuda" else "small"
         if out.batch < 1:

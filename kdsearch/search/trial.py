@@ -87,6 +87,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
         with checkpoint.as_directory() as folder:
             saved = torch.load(os.path.join(folder, STATE_FILE), map_location=device, weights_only=True)
         trainer.load_state(saved["trainer"], saved["epoch"])
+        extra["resumed_from_epoch"] = int(saved["epoch"])  # visible in epochs.parquet
 
     def report(trainer_, epoch, metrics):
         with tempfile.TemporaryDirectory() as folder:
