@@ -48,8 +48,9 @@ def cmd_validate(args) -> int:
 
     space = load_space(args.space)
     searched = ", ".join(space.params) or "nothing (a single configuration)"
-    print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, "
-          f"method {space.config['distill']['method']}; searches {searched}")
+    what = ("DMD" if space.config["kind"] == "dmd"
+            else f"method {space.config['distill']['method']} at {space.config['distill']['level']}")
+    print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, {what}; searches {searched}")
     return 0
 
 

@@ -6,6 +6,7 @@ of numbers taken on different days.
 """
 
 from kdsearch.bench.command import bench_command
-from kdsearch.bench.suite import BenchOptions, run_bench
+from kdsearch.bench.options import BenchOptions
+from kdsearch.bench.suite import run_bench
 
 __all__ = ["BenchOptions", "bench_command", "run_bench"]

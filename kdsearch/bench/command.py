@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from kdsearch.bench.report import print_results, write_json
-from kdsearch.bench.suite import BenchOptions, run_bench
+from kdsearch.bench.options import BenchOptions
+from kdsearch.bench.suite import run_bench
 
 
 def bench_command(opts: BenchOptions, *, json_path: str | None = None, console=None) -> int:

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 SEARCH_SPACE = "smoke"
 NVIDIA_SMI_QUERY = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
 
@@ -74,12 +76,15 @@ class GpuSampler:
                 "gpu_util_samples": len(self.samples)}
 
 
-def run_search_bench(*, num_samples: int = 4, gpus: int | None = None, console=None) -> dict:
+def run_search_bench(*, num_samples: int = 4, gpus: int | None = None, threads: int | None = None,
+                     console=None) -> dict:
     """Run the fixed search once and measure it.
 
     Args:
         num_samples: trials to run (the smoke space's 4 by default).
         gpus: GPUs the search may use (default: all visible, as `kdsearch run`).
+        threads: torch threads while the teacher is prepared in this process (None: torch's
+            default). Trials set their own, from the space's cpus_per_trial.
         console: a rich console for the search's own output; a silent one when None.
 
     Returns:
@@ -100,7 +105,12 @@ def run_search_bench(*, num_samples: int = 4, gpus: int | None = None, console=N
     space.search["num_samples"] = int(num_samples)
     started = time.perf_counter()
     device = "cuda" if _cuda_available() and gpus != 0 else "cpu"
-    get_teacher(space.config, load_for_search(space.config["data"]), device=device)  # cached for the timed run
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or previous_threads)
+    try:  # cached now, so the timed search reuses it
+        get_teacher(space.config, load_for_search(space.config["data"]), device=device)
+    finally:
+        torch.set_num_threads(previous_threads)
     prep_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="kdsearch-bench-") as root:
         opts = RunOptions(gpus=gpus, name="bench", results_root=root)
@@ -113,6 +123,4 @@ def run_search_bench(*, num_samples: int = 4, gpus: int | None = None, console=N
 
 
 def _cuda_available() -> bool:
-    import torch
-
     return torch.cuda.is_available()

@@ -1,4 +1,4 @@
-"""What `kdsearch bench` measures, in which order, with how many repetitions.
+"""What `kdsearch bench` measures, and in which order.
 
 One process measures everything, so a ratio such as "optimised vs naive teacher step" compares
 two implementations under the same load: both are timed in alternation (`timing.interleaved`)
@@ -12,97 +12,14 @@ import os
 import platform
 import resource
 import time
-from dataclasses import dataclass, field
 
 import torch
 
 from kdsearch.bench import steps
 from kdsearch.bench.naive_mult import NaiveMulT
+from kdsearch.bench.options import CPU_BATCH_SWEEP, GPU_BATCH_SWEEP, INFER_BATCHES, BenchOptions, repeats_for
 from kdsearch.bench.timing import Timing, interleaved, ratio, time_fn
-from kdsearch.errors import UserError
 from kdsearch.models import DISTILLED_PAIRS, TEACHER_BRANCH_FOR_CONFIG, count_parameters
-
-INFER_BATCHES = (1, 32)
-GPU_BATCH_SWEEP = (24, 64, 128, 256, 512)
-CPU_BATCH_SWEEP = (24, 64)
-
-
-@dataclass
-class BenchOptions:
-    """Options of `kdsearch bench` (see `kdsearch bench --help`).
-
-    Attributes:
-        quick: small shapes, few repetitions, teacher + configuration-5 student + naive
-            comparison, no batch sweep, no search: a CI smoke run of the harness itself.
-        device: "auto" (CUDA when present), "cpu" or "cuda".
-        shapes: "small" or "mosei" preset shapes; None picks mosei on a GPU, small on a CPU.
-        batch: the training batch size of the headline figures (MulT's 24).
-        compare: "naive" to time `NaiveMulT` side by side with the teacher, or None.
-        skip_search: do not run the fixed small search.
-        configs: student configurations to time.
-        threads: torch intra-op threads; None keeps torch's default (quick mode: 1, so a busy
-            CI machine does not oversubscribe its cores).
-        search_trials: trials of the fixed search.
-        model_cfg: constructor overrides for every model (e.g. tiny sizes in tests).
-        repeats: repetition counts instead of the defaults of `repeats_for`.
-    """
-
-    quick: bool = False
-    device: str = "auto"
-    shapes: str | None = None
-    batch: int = 24
-    compare: str | None = None
-    skip_search: bool = False
-    configs: tuple[int, ...] = (1, 2, 3, 4, 5)
-    threads: int | None = None
-    search_trials: int = 4
-    model_cfg: dict = field(default_factory=dict)
-    repeats: Repeats | None = None
-
-    def resolved(self) -> "BenchOptions":
-        """A copy with quick-mode choices applied and the device/shapes decided."""
-        out = BenchOptions(**vars(self))
-        out.device = resolve_device(self.device)
-        if self.quick:
-            out.shapes = self.shapes or "small"
-            out.configs, out.compare, out.skip_search = (5,), "naive", True
-            out.threads = 1 if self.threads is None else self.threads
-        if out.shapes is None:
-            out.shapes = "mosei" if out.device == "cuda" else "small"
-        if out.batch < 1:
-            raise UserError(f"must be at least 1, got {out.batch}", field="--batch")
-        if out.threads is not None and out.threads < 1:
-            raise UserError(f"must be at least 1, got {out.threads}", field="--threads")
-        return out
-
-
-def resolve_device(name: str) -> str:
-    """"auto" -> "cuda" when available, else "cpu"; asking for CUDA without one is a user error."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("no CUDA device is visible to torch", field="--device")
-    if name not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {name!r} (choose auto, cpu or cuda)", field="--device")
-    return name
-
-
-@dataclass(frozen=True)
-class Repeats:
-    """How many times each kind of measurement runs."""
-
-    warmup: int
-    train_reps: int
-    infer_reps: int
-    max_seconds: float  # per measurement: bounds slow shapes on a CPU
-
-
-def repeats_for(opts: BenchOptions) -> Repeats:
-    if opts.quick:
-        return Repeats(warmup=1, train_reps=3, infer_reps=5, max_seconds=5.0)
-    if opts.device == "cuda":
-        return Repeats(warmup=5, train_reps=30, infer_reps=50, max_seconds=30.0)
-    return Repeats(warmup=1, train_reps=5, infer_reps=10, max_seconds=60.0)
 
 
 def peak_memory_mb(fn, device: torch.device) -> float | None:
@@ -165,58 +82,70 @@ class Bench:
             out[f"infer_b{batch}"] = timing.as_dict()
         return out
 
-    def _model_entry(self, model, train: Timing, make_step, infer_model) -> dict:
+    def _model_entry(self, model, train: Timing, make_step, inference: dict | None = None) -> dict:
+        """Parameters, the step at the headline batch, the sweep, latency and peak memory of `model`."""
         sweep = self._sweep(make_step, {self.opts.batch: train})
-        best = max(sweep, key=lambda row: row["samples_per_s"])
         entry = {"params": count_parameters(model),
                  "train": _step_entry(train, self.opts.batch, self.shapes.n_train),
-                 "sweep": sweep, "best": best}
-        entry.update(self._inference(infer_model))
+                 "sweep": sweep, "best": max(sweep, key=lambda row: row["samples_per_s"])}
+        entry.update(inference if inference is not None else self._inference(model))
         entry["peak_mem_mb"] = peak_memory_mb(make_step(self._split(self.opts.batch)), self.device)
         return entry
 
     def teacher(self) -> tuple[dict, dict | None]:
         """The complete teacher's entry and, with `compare="naive"`, the naive reference's."""
         self.progress("teacher training step")
-        cfg = self.opts.model_cfg
-        teacher = steps.build_teacher_model(self.shapes, self.device, **cfg)
+        teacher = steps.build_teacher_model(self.shapes, self.device, **self.opts.model_cfg)
         split = self._split(self.opts.batch)
-        make_step = lambda s: steps.teacher_step(teacher, s)  # noqa: E731
+
+        def make_step(s):
+            return steps.teacher_step(teacher, s)
+
         if self.opts.compare != "naive":
-            entry = self._model_entry(teacher, self._time(make_step(split)), make_step, teacher)
-            return entry, None
-        naive = NaiveMulT(dims=self.shapes.dims, lengths=self.shapes.lengths, n_out=steps.get_task(steps.TASK).n_out,
-                          **cfg).to(self.device)
-        naive.load_state_dict(teacher.state_dict())  # same weights: same arithmetic, only the style differs
-        r = self.reps
+            return self._model_entry(teacher, self._time(make_step(split)), make_step), None
+        train, inference, naive_entry = self._versus_naive(teacher, make_step(split), split)
+        entry = self._model_entry(teacher, train, make_step, inference)
+        naive_entry["same_params"] = naive_entry["params"] == entry["params"]
+        return entry, naive_entry
+
+    def _versus_naive(self, teacher, teacher_step, split) -> tuple[Timing, dict, dict]:
+        """Teacher and `NaiveMulT` (same weights) timed in alternation: training step and latency.
+
+        Returns:
+            (teacher's step timing, teacher's inference entries, the naive entry with the ratios).
+        """
         self.progress("teacher vs naive, side by side")
-        pair = interleaved({"opt": make_step(split), "naive": steps.naive_teacher_step(naive, split)}, self.device,
-                           warmup=r.warmup, reps=r.train_reps)
-        entry = self._model_entry(teacher, pair["opt"], make_step, teacher)
-        infer = {}
+        r = self.reps
+        naive = NaiveMulT(dims=self.shapes.dims, lengths=self.shapes.lengths, n_out=steps.get_task(steps.TASK).n_out,
+                          **self.opts.model_cfg).to(self.device)
+        naive.load_state_dict(teacher.state_dict())  # same weights: same arithmetic, only the style differs
+        naive_step = steps.naive_teacher_step(naive, split)
+        train = interleaved({"opt": teacher_step, "naive": naive_step}, self.device, warmup=r.warmup,
+                            reps=r.train_reps)
+        naive_entry = {"params": count_parameters(naive),
+                       "train": _step_entry(train["naive"], self.opts.batch, self.shapes.n_train),
+                       "speedup_train": ratio(train["naive"], train["opt"])}
+        inference = {}
         for batch in INFER_BATCHES:
             s = self._split(batch, seed=1000 + batch)
-            infer[batch] = interleaved({"opt": steps.inference_fn(teacher, s), "naive": steps.inference_fn(naive, s)},
-                                       self.device, warmup=r.warmup, reps=r.infer_reps)
-        naive_entry = {"params": count_parameters(naive), "train": _step_entry(pair["naive"], self.opts.batch,
-                                                                               self.shapes.n_train)}
-        for batch, timings in infer.items():
+            timings = interleaved({"opt": steps.inference_fn(teacher, s), "naive": steps.inference_fn(naive, s)},
+                                  self.device, warmup=r.warmup, reps=r.infer_reps)
+            inference[f"infer_b{batch}"] = timings["opt"].as_dict()
             naive_entry[f"infer_b{batch}"] = timings["naive"].as_dict()
-            naive_entry[f"opt_infer_b{batch}"] = timings["opt"].as_dict()
             naive_entry[f"speedup_infer_b{batch}"] = ratio(timings["naive"], timings["opt"])
-        naive_entry["speedup_train"] = ratio(pair["naive"], pair["opt"])
-        naive_entry["same_params"] = naive_entry["params"] == entry["params"]
-        naive_entry["peak_mem_mb"] = peak_memory_mb(steps.naive_teacher_step(naive, split), self.device)
-        return entry, naive_entry
+        naive_entry["peak_mem_mb"] = peak_memory_mb(naive_step, self.device)
+        return train["opt"], inference, naive_entry
 
     def student(self, config: int) -> dict:
         """Configuration `config`'s EDAM training step (frozen teacher forward included) and inference."""
         self.progress(f"student configuration {config} (EDAM)")
         cfg = self.opts.model_cfg
         objective = steps.student_objective(config, self.shapes, self.device, teacher_cfg=cfg, student_cfg=cfg)
-        make_step = lambda s: steps.train_step_fn(objective, s)  # noqa: E731
-        entry = self._model_entry(objective.student, self._time(make_step(self._split(self.opts.batch))), make_step,
-                                  objective.student)
+
+        def make_step(s):
+            return steps.train_step_fn(objective, s)
+
+        entry = self._model_entry(objective.student, self._time(make_step(self._split(self.opts.batch))), make_step)
         entry["teacher_branch"] = TEACHER_BRANCH_FOR_CONFIG[config]
         entry["teacher_params"] = count_parameters(objective.teacher)
         entry["pairs"] = dict(DISTILLED_PAIRS[config])
@@ -242,7 +171,8 @@ class Bench:
 
                 self.progress("fixed small search")
                 gpus = None if self.device.type == "cuda" else 0
-                result["search"] = run_search_bench(num_samples=self.opts.search_trials, gpus=gpus)
+                result["search"] = run_search_bench(num_samples=self.opts.search_trials, gpus=gpus,
+                                                    threads=self.opts.threads)
         finally:
             torch.set_num_threads(previous_threads)
         meta["wall_s"] = time.perf_counter() - started

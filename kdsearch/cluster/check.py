@@ -113,6 +113,6 @@ def cluster_check_command(paths: list[str]) -> int:
         try:
             print(check_cluster_file(path))
         except UserError as err:
-            print(err.message, file=sys.stderr, flush=True)
+            print(f"kdsearch: error: {err.message}", file=sys.stderr, flush=True)  # as every other command
             failed = True
     return EXIT_USER_ERROR if failed else 0

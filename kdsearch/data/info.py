@@ -16,10 +16,10 @@ from rich.text import Text
 
 from kdsearch.data.layout import read_attrs
 from kdsearch.data.schema import MODALITIES, SPLITS, field_key
-from kdsearch.data.synthetic import generate
+from kdsearch.data.synthetic import PRESETS, generate
 from kdsearch.data.validate import check_root_attrs, check_structure, check_values, open_h5, read_field
 from kdsearch.data.fingerprint import fingerprint_file
-from kdsearch.errors import DataError
+from kdsearch.errors import DataError, UserError
 
 CLASSES = tuple(range(-3, 4))
 
@@ -114,6 +114,8 @@ def synth_command(out: str | os.PathLike, preset: str = "small", seed: int = 0, 
 
     A `UserError` (unknown preset or parameter) propagates to the CLI (exit code 2).
     """
+    if preset not in PRESETS:  # before the console spinner: the message names the flag, not a field
+        raise UserError(f"unknown preset {preset!r} (choose {', '.join(PRESETS)})", field="--preset")
     console = console or Console()
     start = time.perf_counter()
     with console.status(f"generating {preset} dataset..."):

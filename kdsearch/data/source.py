@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
-
+from kdsearch.data.schema import MODALITIES, SPLITS
 from kdsearch.errors import DataError, SpaceError
 
 
@@ -48,14 +47,15 @@ def dataset_shapes(data_cfg: dict) -> tuple[dict[str, int], dict[str, int]]:
         if data_cfg.get("synthetic") is None:
             raise SpaceError("set either data.path or data.synthetic", field="data")
         return preset_shapes(data_cfg["synthetic"])
-    path = dataset_path(data_cfg, create=False)
-    try:
-        with h5py.File(path, "r") as f:
-            group = f["train"]
-            shapes = {m: group[m].shape for m in ("text", "audio", "vision")}
-    except (OSError, KeyError) as exc:
-        raise DataError(f"cannot read train split shapes: {exc}", file=str(path), field="train") from None
-    return {m: s[2] for m, s in shapes.items()}, {m: s[1] for m, s in shapes.items()}
+    from kdsearch.data.validate import check_root_attrs, check_structure, open_h5
+
+    path = str(dataset_path(data_cfg, create=False))
+    # The layout checks read no data, so a truncated or foreign file fails here, at validation,
+    # with the dataset file and field named, instead of after a search has started.
+    with open_h5(path) as f:
+        check_root_attrs(f, path)
+        shapes = check_structure(f, path, SPLITS)["train"]
+    return ({m: shapes[m][2] for m in MODALITIES}, {m: shapes[m][1] for m in MODALITIES})
 
 
 def load_for_search(data_cfg: dict, console=None):

@@ -105,7 +105,9 @@ class TrialRecords:
             # A trial restarted without a checkpoint replays its epochs: keep the newer ones.
             self._forget_epochs_from(trial_id, epoch)
         values = {k: v for k, v in result.items() if k not in _TUNE_NOISE and is_number(v)}
-        self.epochs.append({"trial_id": trial_id, **values, "epoch": epoch})
+        # Where each epoch ran: a trial retried after a node loss moves to another node.
+        where = {"node_id": result["node_id"]} if isinstance(result.get("node_id"), str) else {}
+        self.epochs.append({"trial_id": trial_id, **values, **where, "epoch": epoch})
         row["epochs"] = epoch
         row["status"] = "running"
         for key in _TRIAL_FACTS:

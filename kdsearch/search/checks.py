@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
+import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from kdsearch.config import did_you_mean
-from kdsearch.errors import SpaceError, UserError
+from kdsearch.errors import DataError, SpaceError, UserError
 from kdsearch.search import schema
 
 if TYPE_CHECKING:
     from kdsearch.search.space import Space
 
 
-def model_defaults() -> tuple[dict, dict]:
-    from kdsearch.models.build import STUDENT_DEFAULTS, TEACHER_DEFAULTS
+def model_defaults(teacher_arch: str = "mult") -> tuple[dict, dict]:
+    from kdsearch.models.build import STUDENT_DEFAULTS
+    from kdsearch.models.teachers import teacher_defaults
 
-    return dict(TEACHER_DEFAULTS), dict(STUDENT_DEFAULTS)
+    return teacher_defaults(teacher_arch), dict(STUDENT_DEFAULTS)
 
 
 @lru_cache(maxsize=None)
@@ -63,16 +66,85 @@ def values_of(space: "Space", path: str) -> list:
 def check_experiment(space: "Space") -> None:
     """Raise SpaceError (file and key named) for the first thing that cannot run."""
     file, cfg = space.file, space.config
-    if cfg["task"] not in schema.TASKS:
-        raise SpaceError(f"must be one of {', '.join(schema.TASKS)}, got {cfg['task']!r}", file=file, field="task")
+    _check_values(cfg, file)
     _check_search(space)
     _check_resources(space)
+    if cfg["kind"] == "dmd":
+        _check_dmd(space)
+    else:
+        _check_distill(space)
+    _check_searched_values(space)
+
+
+def _check_values(cfg: dict, file: str) -> None:
+    """The settings a trial reads as plain values: task, data source, training, loss weights."""
+    if cfg["task"] not in schema.TASKS:
+        raise SpaceError(f"must be one of {', '.join(schema.TASKS)}, got {cfg['task']!r}", file=file, field="task")
+    _check_data(cfg["data"], file)
     for section in ("train", "teacher_train"):
-        _check_training(cfg[section], file, section)
+        if section in cfg:
+            _check_training(cfg[section], file, section)
     frac = cfg["train"]["labelled_fraction"]
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac <= 1:
+    if not _is_number(frac) or not 0 < frac <= 1:
         raise SpaceError(f"must be in (0, 1], got {frac!r}", file=file, field="train.labelled_fraction")
-    _check_distill(space)
+    if not _is_int(cfg["train"]["labelled_seed"]):
+        raise SpaceError(f"must be an integer, got {cfg['train']['labelled_seed']!r}", file=file,
+                         field="train.labelled_seed")
+    for key, weight in (cfg.get("loss") or {}).items():
+        if not _is_number(weight) or weight < 0:
+            raise SpaceError(f"must be a number >= 0, got {weight!r}", file=file, field=f"loss.{key}")
+
+
+def _check_data(data: dict, file: str) -> None:
+    from kdsearch.data.synthetic import PRESETS
+
+    path, preset = data.get("path"), data.get("synthetic")
+    if path is not None and (not isinstance(path, str) or not path.strip()):
+        raise SpaceError(f"must be the path of a dataset file, got {path!r}", file=file, field="data.path")
+    if path is not None and not os.path.isfile(os.path.expanduser(path)):
+        raise SpaceError(f"no such dataset file {path!r}", file=file, field="data.path")
+    if path is None and (not isinstance(preset, str) or preset not in PRESETS):
+        raise SpaceError(f"unknown synthetic preset {preset!r}; presets: {', '.join(PRESETS)} (or set data.path)",
+                         file=file, field="data.synthetic")
+    if not _is_int(data.get("seed", 0)):
+        raise SpaceError(f"must be an integer, got {data.get('seed')!r}", file=file, field="data.seed")
+
+
+def _check_searched_values(space: "Space") -> None:
+    """Every value a searched parameter can take passes the checks the fixed value passed: each
+    categorical choice, and both ends of a numeric range in the parameter's type (so a float
+    search of an integer setting, or a range reaching batch size 0, fails here, not in a trial).
+    Numeric model and loss options are built at both ends, with the space's fixed config."""
+    for path, spec in space.params.items():
+        numeric = spec.type != "categorical"
+        cast = float if spec.type == "float" else int
+        for value in (cast(spec.low), cast(spec.high)) if numeric else spec.choices:
+            cfg = space.trial_config({path: value})
+            try:
+                _check_values(cfg, space.file)
+                if numeric and path.startswith(("student.", "distill.")) and cfg["kind"] != "dmd":
+                    _check_pairs(cfg, cfg["distill"]["method"])
+            except UserError as exc:
+                raise SpaceError(f"value {value!r}: {exc.problem}", file=space.file, field=f"params.{path}") from None
+            except (ValueError, TypeError) as exc:
+                raise SpaceError(f"value {value!r}: {exc}", file=space.file, field=f"params.{path}") from None
+
+
+def _check_dmd(space: "Space") -> None:
+    """Build the DMD objective of every categorical combination once: bad keys/values named."""
+    from kdsearch.search.combos import categorical_configs
+    from kdsearch.train.dmd_objective import build_dmd_objective
+    from kdsearch.train.experiment import data_shapes
+    from kdsearch.train.tasks import get_task
+
+    for cfg in categorical_configs(space):
+        dims, lengths = data_shapes(cfg)
+        try:
+            build_dmd_objective(cfg["model"], dims=dims, lengths=lengths, task=get_task(cfg["task"]))
+        except UserError as exc:
+            raise SpaceError(exc.problem, file=space.file, field=exc.field or "model") from None
+        except (ValueError, TypeError) as exc:
+            raise SpaceError(str(exc), file=space.file, field="model") from None
 
 
 def _check_search(space: "Space") -> None:
@@ -86,10 +158,10 @@ def _check_search(space: "Space") -> None:
         raise SpaceError(f"must be max or min, got {search['mode']!r}", file=file, field="search.mode")
     _positive_int(search["num_samples"], file, "search.num_samples")
     _check_objectives(search, allowed, file)
-    if not isinstance(search["max_concurrent"], int) or search["max_concurrent"] < 0:
+    if not _is_int(search["max_concurrent"]) or search["max_concurrent"] < 0:
         raise SpaceError("must be an integer >= 0 (0 = as many as resources allow)", file=file,
                          field="search.max_concurrent")
-    if not isinstance(search["max_failures"], int) or search["max_failures"] < -1:
+    if not _is_int(search["max_failures"]) or search["max_failures"] < -1:
         raise SpaceError("must be an integer >= -1 (-1 = retry forever)", file=file, field="search.max_failures")
     sched = search["scheduler"]
     if not isinstance(sched, dict) or sched.get("name") not in schema.SCHEDULERS:
@@ -97,24 +169,32 @@ def _check_search(space: "Space") -> None:
                          field="search.scheduler.name")
     for key in sched:
         if key not in ("name", "grace_period", "reduction_factor", "brackets"):
-            raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, ("grace_period", "reduction_factor")),
+            raise SpaceError(f"unknown key '{key}'" + did_you_mean(str(key), ("grace_period", "reduction_factor")),
                              file=file, field=f"search.scheduler.{key}")
     epochs = space.config["train"]["epochs"]
     grace = sched.get("grace_period", 1)
-    if not isinstance(grace, int) or not 1 <= grace <= max(int(epochs), 1):
+    if not _is_int(grace) or not 1 <= grace <= max(int(epochs), 1):
         raise SpaceError(f"must be an integer in [1, train.epochs={epochs}], got {grace!r}", file=file,
                          field="search.scheduler.grace_period")
     rf = sched.get("reduction_factor", 2)
-    if isinstance(rf, bool) or not isinstance(rf, (int, float)) or rf <= 1:
+    if not _is_number(rf) or rf <= 1:
         raise SpaceError(f"must be a number > 1, got {rf!r}", file=file, field="search.scheduler.reduction_factor")
+    brackets = sched.get("brackets", 1)
+    if not _is_int(brackets) or brackets < 1:
+        raise SpaceError(f"must be an integer >= 1, got {brackets!r}", file=file, field="search.scheduler.brackets")
     sampler = search["sampler"]
     if not isinstance(sampler, dict) or sampler.get("name") not in schema.SAMPLERS:
         raise SpaceError(f"sampler name must be one of {', '.join(schema.SAMPLERS)}", file=file,
                          field="search.sampler.name")
     for key in sampler:
         if key not in ("name", "seed", "n_startup_trials"):
-            raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, ("seed", "n_startup_trials")),
+            raise SpaceError(f"unknown key '{key}'" + did_you_mean(str(key), ("seed", "n_startup_trials")),
                              file=file, field=f"search.sampler.{key}")
+    if sampler.get("seed") is not None and not _is_int(sampler["seed"]):
+        raise SpaceError(f"must be an integer or null, got {sampler['seed']!r}", file=file, field="search.sampler.seed")
+    startup = sampler.get("n_startup_trials", 0)
+    if not _is_int(startup) or startup < 0:
+        raise SpaceError(f"must be an integer >= 0, got {startup!r}", file=file, field="search.sampler.n_startup_trials")
 
 
 def _check_objectives(search: dict, allowed, file: str) -> None:
@@ -140,9 +220,9 @@ def _check_objectives(search: dict, allowed, file: str) -> None:
 def _check_resources(space: "Space") -> None:
     res, file = space.resources, space.file
     cpus, gpus = res["cpus_per_trial"], res["gpus_per_trial"]
-    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
+    if not _is_number(cpus) or cpus <= 0:
         raise SpaceError(f"must be a number > 0, got {cpus!r}", file=file, field="resources.cpus_per_trial")
-    if isinstance(gpus, bool) or not isinstance(gpus, (int, float)) or gpus < 0:
+    if not _is_number(gpus) or gpus < 0:
         raise SpaceError(f"must be a number >= 0, got {gpus!r}", file=file, field="resources.gpus_per_trial")
     if gpus > 1 and gpus != int(gpus):
         raise SpaceError(f"a fraction of one GPU or a whole number of GPUs, got {gpus}", file=file,
@@ -154,56 +234,81 @@ def _check_training(section: dict, file: str, name: str) -> None:
     _positive_int(section["batch_size"], file, f"{name}.batch_size")
     for key in ("lr", "weight_decay", "grad_clip"):
         value = section[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (key == "lr" and value == 0):
+        if not _is_number(value) or value < 0 or (key == "lr" and value == 0):
             raise SpaceError(f"must be a {'positive' if key == 'lr' else 'non-negative'} number, got {value!r}",
                              file=file, field=f"{name}.{key}")
-    if not isinstance(section["seed"], int) or isinstance(section["seed"], bool):
+    if not _is_int(section["seed"]):
         raise SpaceError(f"must be an integer, got {section['seed']!r}", file=file, field=f"{name}.seed")
 
 
 def _positive_int(value, file: str, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_int(value) or value < 1:
         raise SpaceError(f"must be an integer >= 1, got {value!r}", file=file, field=field)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # YAML's `true` is an int to Python
+
+
+def _is_number(value) -> bool:
+    """A finite int or float: NaN passes every `<`/`>` test, so it must be refused by name."""
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _check_distill(space: "Space") -> None:
     """For every structure the space can build (each categorical combination, each row): method
     known, level allowed, options used by some method, pairs present, map sizes the loss can
     align; the loss is built and bound to the models, so what it refuses is refused here."""
-    from kdsearch.distill import LOSSES
     from kdsearch.search.combos import categorical_configs
 
     file, distill = space.file, space.config["distill"]
     for key in distill:
         if key not in ("method", "level", "pairs") and key not in distill_option_names():
-            raise SpaceError(f"unknown key '{key}'" + did_you_mean(key, distill_option_names() | {"method", "level", "pairs"}),
+            raise SpaceError(f"unknown key '{key}'"
+                             + did_you_mean(str(key), distill_option_names() | {"method", "level", "pairs"}),
                              file=file, field=f"distill.{key}")
     for path, spec in space.params.items():
         if path.startswith(("teacher.", "teacher_train.")) and spec.type != "categorical":
             raise SpaceError("teacher settings can only be searched as categorical choices (each choice is "
                              "one teacher, trained once)", file=file, field=f"params.{path}")
     configs = categorical_configs(space)
+    for cfg in configs:  # methods first: option checks below would misreport an unknown method
+        _check_method(cfg, file)
     _check_options_used(space, configs)
     checked = set()
     for cfg in configs:
-        method, level = cfg["distill"]["method"], cfg["distill"]["level"]
+        method = cfg["distill"]["method"]
         where = f"row {cfg['row']!r}: " if "row" in cfg else ""
-        if method not in LOSSES:
-            raise SpaceError(f"{where}unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
-                             + did_you_mean(str(method), LOSSES), file=file, field="distill.method")
-        if level not in LOSSES[method].levels:
-            raise SpaceError(f"{where}method {method} cannot distil at level {level!r}; it allows "
-                             f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
         key = json.dumps([cfg["teacher"], cfg["student"], cfg["distill"], cfg["task"]], sort_keys=True, default=str)
         if key in checked:
             continue
         checked.add(key)
         try:
             _check_pairs(cfg, method)
+        except DataError:
+            raise  # the dataset file is at fault, and its message names it
         except UserError as exc:
             raise SpaceError(where + exc.problem, file=file, field=exc.field or "distill") from None
         except (ValueError, TypeError) as exc:
             raise SpaceError(where + str(exc), file=file, field="distill") from None
+
+
+def _check_method(cfg: dict, file: str) -> None:
+    """Method registered, level allowed, pairs a mapping of names (or null) in one config."""
+    from kdsearch.distill import LOSSES
+
+    method, level, pairs = cfg["distill"]["method"], cfg["distill"]["level"], cfg["distill"]["pairs"]
+    where = f"row {cfg['row']!r}: " if "row" in cfg else ""
+    if not isinstance(method, str) or method not in LOSSES:
+        raise SpaceError(f"{where}unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
+                         + did_you_mean(str(method), LOSSES), file=file, field="distill.method")
+    if not isinstance(level, str) or level not in LOSSES[method].levels:
+        raise SpaceError(f"{where}method {method} cannot distil at level {level!r}; it allows "
+                         f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
+    if pairs is not None and not (isinstance(pairs, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                                 for k, v in pairs.items())):
+        raise SpaceError(f"{where}must map student transformers to teacher ones, e.g. {{'V<-L': 'V<-L'}}, or be "
+                         f"null, got {pairs!r}", file=file, field="distill.pairs")
 
 
 def _check_options_used(space: "Space", configs: list[dict]) -> None:

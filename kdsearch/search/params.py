@@ -92,6 +92,10 @@ def _parse_one(path: str, entry: Any, file: str, known_paths) -> ParamSpec:
         choices = entry.get("choices")
         if not isinstance(choices, list) or not choices:
             raise SpaceError("categorical needs a non-empty list 'choices'", file=file, field=f"{where}.choices")
+        odd = next((c for c in choices if not _is_scalar(c)), None)
+        if odd is not None:  # Optuna stores choices in its study: only plain scalars survive that
+            raise SpaceError(f"choices must be strings, numbers, booleans or null, got {odd!r}", file=file,
+                             field=f"{where}.choices")
         extra = set(entry) - {"type", "choices", "when"}
         if extra:
             raise SpaceError(f"'{sorted(extra)[0]}' does not apply to a categorical parameter", file=file, field=where)
@@ -121,8 +125,9 @@ def _parse_numeric(path, kind, entry, when, file, where) -> ParamSpec:
     if step is not None:
         if log:
             raise SpaceError("'step' cannot be combined with log scale", file=file, field=f"{where}.step")
-        if isinstance(step, bool) or not isinstance(step, number) or step <= 0:
-            raise SpaceError(f"'step' must be a positive number, got {step!r}", file=file, field=f"{where}.step")
+        if isinstance(step, bool) or not isinstance(step, number) or not 0 < step <= high - low:
+            raise SpaceError(f"'step' must be a positive number no larger than high - low = {high - low:g}, "
+                             f"got {step!r}", file=file, field=f"{where}.step")
     return ParamSpec(path, kind, low=low, high=high, log=log, step=step, when=when)
 
 
@@ -132,7 +137,18 @@ def _parse_when(raw: Any, file: str, where: str) -> dict[str, tuple]:
     if not isinstance(raw, dict) or not raw:
         raise SpaceError("'when' must map parameter paths to a value or list of values", file=file,
                          field=f"{where}.when")
-    return {path: tuple(v) if isinstance(v, list) else (v,) for path, v in raw.items()}
+    when = {}
+    for path, value in raw.items():
+        allowed = tuple(value) if isinstance(value, list) else (value,)
+        if not isinstance(path, str) or not allowed or not all(_is_scalar(v) for v in allowed):
+            raise SpaceError("'when' must map parameter paths to a value or a non-empty list of values, got "
+                             f"{path!r}: {value!r}", file=file, field=f"{where}.when")
+        when[path] = allowed
+    return when
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
 
 
 def _dependency_order(specs: dict[str, ParamSpec], file: str) -> dict[str, ParamSpec]:

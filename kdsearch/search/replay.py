@@ -48,7 +48,7 @@ def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None,
     """Re-train the trial on CPU; returns (replayed metrics per epoch, recorded metrics per epoch)."""
     from kdsearch.data.source import load_for_search
     from kdsearch.search.teacher_pool import load_teacher_blob, teacher_path
-    from kdsearch.search.trial import _shapes_only, build_student_run
+    from kdsearch.search.trial import _shapes_only, build_run
 
     console = console or Console()
     exp, record, recorded = trial_config(results_dir, trial_id)
@@ -59,7 +59,7 @@ def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None,
     torch.set_num_threads(max(1, int(record.get("resources", {}).get("cpus_per_trial", 1))))
     dataset = load_for_search(exp["data"], console=console)
     arrays = dataset.to_arrays()
-    if float(exp["loss"]["beta"]) == 0.0:
+    if exp.get("kind") == "dmd" or float(exp["loss"]["beta"]) == 0.0:
         blob = _shapes_only(arrays)
     else:
         path = teacher_path(exp, dataset.fingerprint)
@@ -67,7 +67,7 @@ def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None,
             raise UserError("the trial's teacher is not in the cache (was it cleared? re-run the search to "
                             "train it again)", file=str(path))
         blob = load_teacher_blob(path)
-    trainer, train, valid, _ = build_student_run(exp, arrays, blob, torch.device("cpu"))
+    trainer, train, valid, _ = build_run(exp, arrays, blob, torch.device("cpu"))
     replayed: list[dict] = []
     trainer.hooks.append(lambda _t, epoch, metrics: replayed.append(dict(metrics)))
     console.print(f"Replaying trial {trial_id} on CPU for {exp['train']['epochs']} epoch(s), seed {exp['train']['seed']}")

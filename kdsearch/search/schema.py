@@ -78,9 +78,13 @@ SMOKE_DEFAULTS: dict = {
 }
 
 TOP_LEVEL_KEYS = {
-    "name", "description", "data", "task", "teacher", "teacher_train", "student", "distill",
-    "loss", "train", "params", "search", "resources", "smoke_test",
+    "name", "description", "kind", "data", "task", "teacher", "teacher_train", "student", "distill",
+    "loss", "train", "model", "params", "search", "resources", "smoke_test",
 }
+# distill: a video-only student learns from a frozen teacher (paper 000).
+# dmd: a DMD model trains on its own (paper 003); its config is the `model:` section.
+KINDS = ("distill", "dmd")
+DISTILL_ONLY = ("teacher", "teacher_train", "student", "distill", "loss")
 TASKS = ("classification", "regression")
 SCHEDULERS = ("asha", "fifo")
 SAMPLERS = ("tpe", "random", "grid")  # grid: every combination of categorical params once

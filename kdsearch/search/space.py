@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from kdsearch.config import deep_merge, did_you_mean, has_path, with_overrides
+from kdsearch.config import deep_merge, did_you_mean, get_path, has_path, with_overrides
 from kdsearch.errors import SpaceError
 from kdsearch.search import schema
 from kdsearch.search.params import ParamSpec, parse_params
@@ -41,7 +41,8 @@ class Space:
         """The same space shrunk to prove the wiring in about a minute (`--smoke-test`)."""
         out = copy.deepcopy(self)
         holder = {"search": out.search, **out.config}
-        holder = with_overrides(holder, {**schema.SMOKE_DEFAULTS, **self.smoke_test})
+        defaults = {k: v for k, v in schema.SMOKE_DEFAULTS.items() if has_path(holder, k)}  # dmd: no teacher
+        holder = with_overrides(holder, {**defaults, **self.smoke_test})
         out.search = holder.pop("search")
         out.config = holder
         return out
@@ -69,7 +70,7 @@ def load_space(arg: str) -> Space:
     path = resolve_space_path(arg)
     file = str(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else None
@@ -83,15 +84,16 @@ def load_space(arg: str) -> Space:
 
 
 def _build(raw: dict, file: str, path: Path) -> Space:
-    from kdsearch.search.checks import check_experiment, model_defaults
+    from kdsearch.search.checks import check_experiment
 
     name = raw.get("name", path.stem)
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpaceError("must be letters, digits, '.', '_' or '-' (no path separators)", file=file, field="name")
-    teacher_defaults, student_defaults = model_defaults()
-    defaults = {**copy.deepcopy(schema.EXPERIMENT_DEFAULTS), "teacher": teacher_defaults,
-                "student": student_defaults}
-    config = {}
+    kind = raw.get("kind", "distill")
+    if kind not in schema.KINDS:
+        raise SpaceError(f"must be one of {', '.join(schema.KINDS)}, got {kind!r}", file=file, field="kind")
+    defaults = _section_defaults(raw, kind, file)
+    config: dict = {"kind": kind}
     for section, default in defaults.items():
         given = raw.get(section)
         if isinstance(default, dict):
@@ -110,11 +112,79 @@ def _build(raw: dict, file: str, path: Path) -> Space:
     if not isinstance(smoke, dict):
         raise SpaceError("must map config paths to values", file=file, field="smoke_test")
     params = parse_params(raw.get("params"), file=file,
-                          known_paths=lambda p: has_path(config, p) or _is_distill_option(p))
+                          known_paths=lambda p: _is_setting(config, p) or (kind == "distill" and _is_distill_option(p)))
     space = Space(file=file, name=name, description=str(raw.get("description", "")), config=config,
                   params=params, search=search, resources=resources, smoke_test=smoke)
     check_experiment(space)
+    _check_smoke(space)
     return space
+
+
+def _is_setting(config: dict, path: str) -> bool:
+    """A dotted path to one value (a whole section such as `loss` cannot be searched or set)."""
+    return has_path(config, path) and not isinstance(get_path(config, path), dict)
+
+
+def _check_smoke(space: Space) -> None:
+    """`--smoke-test` must run too: its overrides name real settings, and the shrunk space (one
+    epoch) still passes every check (e.g. an ASHA grace period longer than the smoke run)."""
+    holder = {"search": space.search, **space.config}
+    for key in space.smoke_test:
+        if not isinstance(key, str) or not _is_setting(holder, key):
+            raise SpaceError(f"'{key}' is not a config key that can be set", file=space.file, field=f"smoke_test.{key}")
+    from kdsearch.search.checks import check_experiment
+
+    try:
+        check_experiment(space.smoke())
+    except SpaceError as exc:
+        field = f"smoke_test.{exc.field}" if exc.field in space.smoke_test else exc.field
+        raise SpaceError(f"with --smoke-test: {exc.problem}", file=space.file, field=field) from None
+
+
+def _section_defaults(raw: dict, kind: str, file: str) -> dict:
+    """The sections this kind of experiment has, with their defaults."""
+    from kdsearch.search.checks import model_defaults
+
+    base = copy.deepcopy(schema.EXPERIMENT_DEFAULTS)
+    if kind == "dmd":
+        from kdsearch.train.dmd_objective import DMD_DEFAULTS
+
+        for section in schema.DISTILL_ONLY:
+            if section in raw:
+                raise SpaceError("not used by a kind: dmd experiment (its model is the `model:` section)",
+                                 file=file, field=section)
+        return {k: v for k, v in base.items() if k not in schema.DISTILL_ONLY} | {"model": dict(DMD_DEFAULTS)}
+    if "model" in raw:
+        raise SpaceError("only a kind: dmd experiment has a `model:` section (here: teacher and student)",
+                         file=file, field="model")
+    teacher = raw.get("teacher")
+    arch = teacher.get("arch", "mult") if isinstance(teacher, dict) else "mult"
+    try:
+        teacher_defaults, student_defaults = model_defaults(arch)
+    except SpaceError as exc:
+        raise SpaceError(exc.problem, file=file, field=exc.field) from None
+    return {**base, "teacher": teacher_defaults, "student": student_defaults}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping: plain YAML keeps the last one
+    silently, so a second `train:` block would quietly replace the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` overrides on purpose
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # unhashable key: SafeLoader reports it below
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first on line {first})",
+                                                        key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def _is_distill_option(path: str) -> bool:

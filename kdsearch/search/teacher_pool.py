@@ -83,6 +83,8 @@ def teachers_for_space(space, dataset, *, console=None, device: str = "cpu") -> 
 
     pool: dict[str, dict] = {}
     reused = 0
+    if space.config.get("kind") == "dmd":
+        return pool, reused  # a DMD experiment distils inside one model: no teacher
     for cfg in categorical_configs(space):
         if float(cfg["loss"]["beta"]) == 0.0 and not _beta_searched(space):
             continue  # a no-KD search needs no teacher at all
@@ -108,26 +110,28 @@ def _distinct_teachers(space, dataset) -> int:
 
 def train_teacher(config: dict, dataset, *, console=None, device: str = "cpu") -> dict:
     """Train the configured teacher on the train split, select the best epoch on valid."""
-    from kdsearch.train.experiment import build_teacher_only, tensor_split
-    from kdsearch.train.objectives import TaskObjective
+    from kdsearch.models.teachers import split_arch, teacher_objective
+    from kdsearch.train.experiment import tensor_split
     from kdsearch.train.tasks import get_task
     from kdsearch.train.trainer import Trainer, TrainSettings, best_tracker
 
     settings = TrainSettings.from_config(config["teacher_train"])
     torch.manual_seed(settings.seed)
     task = get_task(config["task"])
-    teacher = build_teacher_only(config, dataset.dims, dataset.lengths).to(device)
+    objective, teacher = teacher_objective(config["teacher"], dims=dataset.dims, lengths=dataset.lengths, task=task)
+    objective.to(device)
     arrays = dataset.to_arrays()
     train, valid = tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device)
     metric, mode = ("val_acc7", "max") if task.name == "classification" else ("val_mae", "min")
     best = best_tracker(metric, mode)
-    trainer = Trainer(TaskObjective(teacher, task), task, settings, hooks=[best, _progress(console, settings)])
+    trainer = Trainer(objective, task, settings, hooks=[best, _progress(console, settings)])
     started = time.perf_counter()
     trainer.fit(train, valid)
     trainer.objective.load_state_dict(best.weights)
     state = {k: v.detach().cpu() for k, v in teacher.state_dict().items()}
     return {
-        "state_dict": state, "arch": "mult", "config": dict(config["teacher"]), "dims": dict(dataset.dims),
+        "state_dict": state, "arch": split_arch(config["teacher"])[0], "config": dict(config["teacher"]),
+        "dims": dict(dataset.dims),
         "lengths": dict(dataset.lengths), "n_out": task.n_out, "task": task.name,
         "fingerprint": dataset.fingerprint, "val_metrics": {k: float(v) for k, v in best.best.items()},
         "train_seconds": round(time.perf_counter() - started, 1),

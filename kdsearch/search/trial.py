@@ -27,12 +27,50 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def build_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch.device):
+    """(trainer, train split, valid split, trained model) for either kind of experiment."""
+    if exp.get("kind") == "dmd":
+        return build_dmd_run(exp, arrays, device)
+    return build_student_run(exp, arrays, teacher_blob, device)
+
+
+def build_dmd_run(exp: dict, arrays: dict, device: torch.device):
+    """A DMD model trained on its own (paper 003): L_task + λ1·L_dec + λ2·L_dtl."""
+    from kdsearch.train.dmd_objective import build_dmd_objective
+    from kdsearch.train.experiment import tensor_split
+    from kdsearch.train.tasks import get_task
+    from kdsearch.train.trainer import Trainer, TrainSettings
+
+    settings = TrainSettings.from_config(exp["train"])
+    torch.manual_seed(settings.seed)
+    task = get_task(exp["task"])
+    shapes = _shapes_only(arrays)
+    objective = build_dmd_objective(exp["model"], dims=shapes["dims"], lengths=shapes["lengths"], task=task)
+    objective.to(device)
+    trainer = Trainer(objective, task, settings)
+    return trainer, tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device), objective.model
+
+
+def edge_metrics(objective, valid, batches: int = 4, batch_size: int = 128) -> dict[str, float]:
+    """DMD's learned graph edges as flat metrics (`edge/homo/L->V` = weight of edge L->V), so each
+    epoch's edges land in epochs.parquet and `kdsearch report` can draw them (paper 003 Fig. 5)."""
+    import itertools
+
+    names = ("L", "A", "V")
+    sample = itertools.islice(valid.batches(batch_size, shuffle=False), batches)
+    out = {}
+    for unit, matrix in objective.edge_matrices(sample).items():
+        for i, j in itertools.permutations(range(3), 2):
+            out[f"edge/{unit}/{names[i]}->{names[j]}"] = float(matrix[i, j])
+    return out
+
+
 def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch.device):
     """(trainer, train split, valid split, student) for one experiment config.
 
     Shared by search trials and `kdsearch replay`, so a replay runs exactly a trial's code.
     """
-    from kdsearch.models.build import build_teacher
+    from kdsearch.models.teachers import build_any_teacher
     from kdsearch.train.experiment import build_kd_loss, build_student_only, labelled_mask, tensor_split
     from kdsearch.train.objectives import DistillObjective
     from kdsearch.train.tasks import get_task
@@ -46,7 +84,7 @@ def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch
     kd = build_kd_loss(exp)
     teacher = None
     if kd is not None:
-        teacher = build_teacher(teacher_blob["config"], dims=dims, lengths=lengths, n_out=teacher_blob["n_out"])
+        teacher = build_any_teacher(teacher_blob["config"], dims=dims, lengths=lengths, n_out=teacher_blob["n_out"])
         teacher.load_state_dict(teacher_blob["state_dict"])
         teacher.to(device)
     objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
@@ -75,8 +113,9 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     torch.set_num_threads(max(1, int(cpus_per_trial)))
     exp = with_overrides(base, config)
     device = pick_device()
-    teacher = ray.get(teachers[teacher_key(exp, fingerprint)]) if teachers else _shapes_only(data)
-    trainer, train, valid, student = build_student_run(exp, data, teacher, device)
+    dmd = exp.get("kind") == "dmd"
+    teacher = ray.get(teachers[teacher_key(exp, fingerprint)]) if teachers and not dmd else _shapes_only(data)
+    trainer, train, valid, student = build_run(exp, data, teacher, device)
     labelled = train.n if train.labelled is None else int(train.labelled.sum())
     extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
              "seed": exp["train"]["seed"], "labelled": labelled,
@@ -90,6 +129,8 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
         extra["resumed_from_epoch"] = int(saved["epoch"])  # visible in epochs.parquet
 
     def report(trainer_, epoch, metrics):
+        if dmd:
+            metrics = {**metrics, **edge_metrics(trainer_.objective, valid)}
         with tempfile.TemporaryDirectory() as folder:
             torch.save({"trainer": trainer_.state(), "epoch": epoch}, os.path.join(folder, STATE_FILE))
             tune.report({**metrics, **extra}, checkpoint=tune.Checkpoint.from_directory(folder))

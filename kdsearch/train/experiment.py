@@ -26,20 +26,15 @@ def data_shapes(config: dict) -> tuple[dict[str, int], dict[str, int]]:
 
 def build_models(config: dict, dims: dict | None = None, lengths: dict | None = None):
     """The (teacher, student) pair the config describes, freshly initialised."""
-    from kdsearch.models.build import build_student, build_teacher
+    from kdsearch.models.build import build_student
+    from kdsearch.models.teachers import build_any_teacher
 
     if dims is None or lengths is None:
         dims, lengths = data_shapes(config)
     n_out = get_task(config["task"]).n_out
-    teacher = build_teacher(config["teacher"], dims=dims, lengths=lengths, n_out=n_out)
+    teacher = build_any_teacher(config["teacher"], dims=dims, lengths=lengths, n_out=n_out)
     student = build_student(config["student"], dims=dims, lengths=lengths, n_out=n_out)
     return teacher, student
-
-
-def build_teacher_only(config: dict, dims: dict, lengths: dict):
-    from kdsearch.models.build import build_teacher
-
-    return build_teacher(config["teacher"], dims=dims, lengths=lengths, n_out=get_task(config["task"]).n_out)
 
 
 def build_student_only(config: dict, dims: dict, lengths: dict):

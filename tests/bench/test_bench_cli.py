@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from kdsearch.bench.suite import BenchOptions, Repeats, run_bench
+from kdsearch.bench.options import BenchOptions, Repeats
+from kdsearch.bench.suite import run_bench
 from kdsearch.cli import main
 from kdsearch.errors import EXIT_USER_ERROR
 

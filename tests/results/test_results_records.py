@@ -61,14 +61,14 @@ def test_finish_sets_stopped_done_and_error():
     assert records.trials["done"]["elapsed_s"] == pytest.approx(10.0)
 
 
-def test_epoch_rows_keep_numbers_and_drop_tune_bookkeeping():
+def test_epoch_rows_keep_numbers_and_the_node_and_drop_tune_bookkeeping():
     records = _records()
     records.start("a", {}, now=0.0)
     _report(records, "a", 1, val_acc7=0.2, train_kd=0.1, node_id="n1", student_params=99,
             time_total_s=3.5)
     (row,) = records.epochs
     assert row == {"trial_id": "a", "epoch": 1, "training_iteration": 1, "val_acc7": 0.2,
-                   "train_kd": 0.1, "student_params": 99, "time_total_s": 3.5}
+                   "train_kd": 0.1, "student_params": 99, "time_total_s": 3.5, "node_id": "n1"}
     trial = records.trials["a"]
     assert trial["node_id"] == "n1" and trial["student_params"] == 99
     assert trial["elapsed_s"] == pytest.approx(3.5)  # the trial's own clock beats 1 s of wall time
