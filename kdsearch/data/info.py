@@ -114,12 +114,17 @@ def synth_command(out: str | os.PathLike, preset: str = "small", seed: int = 0, 
 
     A `UserError` (unknown preset or parameter) propagates to the CLI (exit code 2).
     """
-    if preset not in PRESETS:  # before the console spinner: the message names the flag, not a field
+    if preset not in PRESETS:  # name the flag the user typed (the generator calls it a field)
         raise UserError(f"unknown preset {preset!r} (choose {', '.join(PRESETS)})", field="--preset")
+    if os.path.isdir(out):
+        raise UserError("is a folder; give the .h5 file to write", file=os.fspath(out))
     console = console or Console()
     start = time.perf_counter()
-    with console.status(f"generating {preset} dataset..."):
-        fingerprint = generate(out, preset=preset, seed=seed, **(overrides or {}))
+    try:
+        with console.status(f"generating {preset} dataset..."):
+            fingerprint = generate(out, preset=preset, seed=seed, **(overrides or {}))
+    except OSError as exc:  # the writer has already removed its temporary file
+        raise UserError(f"cannot write: {exc.strerror or exc}", file=os.fspath(out)) from None
     seconds = time.perf_counter() - start
     size_mb = os.path.getsize(out) / 1e6
     console.print(f"wrote {out} ({size_mb:,.1f} MB) in {seconds:.1f} s, fingerprint {fingerprint[:16]}")

@@ -150,9 +150,9 @@ class CRDLoss(KDLoss):
 
     def _unit_dims(self, student: nn.Module, teacher: nn.Module):
         if self.level in ("final", "penultimate"):
-            pick = (lambda m: m.head.out_layer.out_features) if self.level == "final" else (
-                lambda m: m.head.out_layer.in_features)
-            yield self.level, pick(student), pick(teacher)
+            outs = [_output_layer(m) for m in (student, teacher)]
+            dims = [o.out_features if self.level == "final" else o.in_features for o in outs]
+            yield self.level, dims[0], dims[1]
             return
         for s_pair, t_pair in self.pairs.items():
             s_enc, t_enc = _encoder(student, s_pair, "student"), _encoder(teacher, t_pair, "teacher")
@@ -237,6 +237,15 @@ class CRDLoss(KDLoss):
 
 def _unit_name(pair: str, layer: int) -> str:
     return f"{pair}|{layer}"
+
+
+def _output_layer(model: nn.Module) -> nn.Linear:
+    """The last linear layer (its input is ``features["penultimate"]``): MulT-style models keep it in
+    ``head``, DMD in its fusion's head."""
+    for owner in (getattr(model, "head", None), getattr(getattr(model, "fusion", None), "head", None)):
+        if owner is not None and isinstance(getattr(owner, "out_layer", None), nn.Linear):
+            return owner.out_layer
+    raise InvalidOption("level", f"cannot find the output layer of {type(model).__name__} to size the CRD heads")
 
 
 def _encoder(model: nn.Module, pair: str, who: str) -> nn.Module:

@@ -340,7 +340,11 @@ def _check_pairs(cfg: dict, method: str) -> None:
         if t_pair not in teacher.pair_names:
             raise SpaceError(f"teacher has no transformer {t_pair!r}; it has {', '.join(teacher.pair_names)}",
                              field="distill.pairs")
-    loss = build_loss(method, pairs=pairs, **loss_options(method, cfg["distill"]))
+    from kdsearch.distill import loss_options as accepted
+
+    # Pairs go to the losses that take them (logit KD distils the outputs, it has no pairs).
+    given = {"pairs": pairs} if "pairs" in accepted(method) else {}
+    loss = build_loss(method, **given, **loss_options(method, cfg["distill"]))
     if hasattr(loss, "bind"):
         # The loss checks what it can align (EDAM: equal maps, or teacher_up; CRD: any sizes) and
         # builds its heads from the models' shapes, exactly as a trial will.

@@ -58,7 +58,7 @@ def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, 
             epochs = pq.read_table(results / "epochs.parquet").to_pandas()
         except Exception:
             continue
-        if epochs["node_id"].nunique() == 2 and len(epochs) >= 4:
+        if "node_id" in epochs.columns and epochs["node_id"].nunique() == 2 and len(epochs) >= 4:
             break
     c.remove_node(workers[0], allow_graceful=False)
     driver.join(timeout=600)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import N_TRAIN, make_batch
+from p000_helpers import N_TRAIN, make_batch
 from kdsearch.distill import build_loss
 from kdsearch.distill.crd_memory import ContrastMemory, nce_loss
 from kdsearch.errors import SpaceError

@@ -33,6 +33,7 @@ def refused(path):
     ({"method": "crd", "level": "attention_maps"}, {"align": "none"}),  # CRD needs no equal map sizes
     ({"method": "edam", "level": "attention_maps", "align": "teacher_up"}, {"align": "none"}),
     ({"method": "edam", "level": "attention_maps", "align": "student_down"}, {"align": "student_down"}),
+    ({"method": "logit", "level": "final", "temperature": 2.0}, None),  # no pairs: it distils the outputs
 ])
 def test_valid_combinations_load(tmp_path, distill, student):
     space = load_space(space_file(tmp_path, distill=distill, student=student))

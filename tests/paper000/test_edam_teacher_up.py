@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import make_batch
+from p000_helpers import make_batch
 from kdsearch.distill import build_loss
 from kdsearch.distill.align import MapResizer, interpolation_matrix
 from kdsearch.models import DISTILLED_PAIRS

@@ -4,7 +4,7 @@ gradients to the student and to the loss's own heads, never to the teacher."""
 import pytest
 import torch
 
-from conftest import N_TRAIN, make_batch
+from p000_helpers import N_TRAIN, make_batch
 from kdsearch.distill import LOSSES, build_loss, loss_options
 from kdsearch.models import DISTILLED_PAIRS
 

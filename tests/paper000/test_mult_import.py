@@ -12,7 +12,7 @@ from kdsearch.data.layout import write_dataset
 from kdsearch.errors import UserError
 from kdsearch.models.checkpoint import load_model_file
 from kdsearch.models.mult_import import convert_mult_state_dict, import_mult
-from mult_reference import ReferenceMulT
+from p000_mult_reference import ReferenceMulT
 
 DIMS = {"text": 12, "audio": 7, "vision": 8}  # vision width == d: MulT skips that projection
 LENGTHS = {"text": 6, "audio": 9, "vision": 11}  # T_q < T_k and T_q > T_k pairs both occur
@@ -106,6 +106,23 @@ def test_cli_import_then_predict_reproduces_the_original_on_a_dataset_file(tmp_p
     assert preds.shape == (5, 1) and np.allclose(preds, expected, atol=1e-4)
     model, blob = load_model_file(tmp_path / "teacher.pt")
     assert blob["arch"] == "mult" and blob["config"]["heads"] == 2 and not model.training
+
+
+def test_cli_flags_reach_the_imported_teacher(tmp_path):
+    ref = reference(only="v", attn_mask=False)
+    torch.save(ref.state_dict(), tmp_path / "vonly.pt")
+    ok = kdsearch("teacher", "import-mult", "vonly.pt", "--out", "v.pt", "--num-heads", "2", "--layers", "2",
+                  "--no-attn-mask", "--lengths", "text=6,audio=9,vision=11", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "video teacher" in ok.stdout and "unused" in ok.stdout
+    model, blob = load_model_file(tmp_path / "v.pt")
+    assert blob["config"]["attn_mask"] is False and blob["lengths"] == LENGTHS and blob["task"] == "classification"
+    x = inputs()
+    with torch.no_grad():
+        assert torch.allclose(model(*x).logits, ref(*x), atol=1e-4)
+    wrong = kdsearch("teacher", "import-mult", "vonly.pt", "--out", "w.pt", "--num-heads", "2", "--layers", "4",
+                     cwd=tmp_path)
+    assert wrong.returncode == 2 and "--layers 4" in wrong.stderr and not (tmp_path / "w.pt").exists()
 
 
 def test_cli_errors_exit_2_with_one_line(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DIMS, LENGTHS, TINY, dataset_splits
+from p000_helpers import DIMS, LENGTHS, TINY, dataset_splits
 from kdsearch.data.layout import write_dataset
 from kdsearch.errors import DataError, UserError
 from kdsearch.models import VideoStudent

@@ -5,14 +5,6 @@ from kdsearch.search.space import resolve_space_path
 
 
 @pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    """A private teacher/data cache, so tests never touch ~/.cache and start cold."""
-    path = tmp_path / "cache"
-    monkeypatch.setenv("KDSEARCH_CACHE", str(path))
-    return path
-
-
-@pytest.fixture
 def tiny_space_file(tmp_path):
     """The bundled smoke space, shrunk further: 6 trials of up to 3 epochs."""
     raw = yaml.safe_load(resolve_space_path("smoke").read_text())
