@@ -49,11 +49,20 @@ _PER_PAIR = ("post_attention", "attention_maps")
 
 
 class EmbedHead(nn.Module):
-    """RepDistiller's Embed: flatten, Linear(dim_in -> feat_dim), L2-normalise."""
+    """RepDistiller's Embed: flatten, Linear(dim_in -> feat_dim), L2-normalise.
 
-    def __init__(self, dim_in: int, feat_dim: int):
+    Initialised like nn.Linear (uniform in +-1/sqrt(dim_in)) from `generator`, so the heads depend
+    on the loss's seed only, not on how much of the global RNG the models used before.
+    """
+
+    def __init__(self, dim_in: int, feat_dim: int, generator: torch.Generator | None = None):
         super().__init__()
         self.linear = nn.Linear(dim_in, feat_dim)
+        if generator is not None:
+            bound = dim_in ** -0.5
+            with torch.no_grad():
+                self.linear.weight.uniform_(-bound, bound, generator=generator)
+                self.linear.bias.uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.linear(x.flatten(1).to(self.linear.weight.dtype)), dim=1)
@@ -168,10 +177,9 @@ class CRDLoss(KDLoss):
     def _add_unit(self, name: str, s_dim: int, t_dim: int, device=None) -> None:
         if name in self.units:
             return
-        gen_state = torch.random.get_rng_state()
-        torch.manual_seed(self.seed + len(self.units))  # heads independent of the global RNG
-        unit = nn.ModuleDict({"embed_s": EmbedHead(s_dim, self.feat_dim), "embed_t": EmbedHead(t_dim, self.feat_dim)})
-        torch.random.set_rng_state(gen_state)
+        gen = torch.Generator().manual_seed(self.seed * 7919 + len(self.units))
+        unit = nn.ModuleDict({"embed_s": EmbedHead(s_dim, self.feat_dim, gen),
+                              "embed_t": EmbedHead(t_dim, self.feat_dim, gen)})
         self.units[name] = unit.to(device) if device is not None else unit
 
     def _memory(self, n_data: int, device, name: str) -> ContrastMemory:

@@ -170,7 +170,8 @@ class EDAMLoss(KDLoss):
         if s_scores.shape[0] != t_scores.shape[0] or (s_scores.shape[-2:] != t_scores.shape[-2:] and not resize):
             raise ValueError(
                 f"EDAM: student map {s_pair!r} has (B, T_q, T_k) = {_size(s_scores)} but teacher map {t_pair!r} has "
-                f"{_size(t_scores)}; sizes must match (use the student's align='student_down', or this loss's align='teacher_up')")
+                f"{_size(t_scores)}; sizes must match (use the student's align='student_down', or this loss's "
+                f"align='teacher_up')")
         if self.heads == "per_head" and s_scores.shape[1] != t_scores.shape[1]:
             raise InvalidOption("heads", f"'per_head' needs equal head counts: student {s_pair!r} has "
                                          f"{s_scores.shape[1]}, teacher {t_pair!r} has {t_scores.shape[1]}")

@@ -140,11 +140,14 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
 
 
 def inference_latency_ms(student: torch.nn.Module, split, repeats: int = 10) -> float:
-    """Median batch-1 inference time of the student on this trial's device (an objective for
-    multi-objective searches: accuracy against latency)."""
+    """Median batch-1 inference time of the trained model on this trial's device (an objective
+    for multi-objective searches: accuracy against latency)."""
     import time
 
-    sample = split.vision[:1]
+    from kdsearch.train.objectives import run_model
+
+    batch = split.batch(torch.zeros(1, dtype=torch.long, device=split.label.device))
+    sample = batch["vision"]
     was_training = student.training
     student.eval()
     times = []
@@ -153,7 +156,7 @@ def inference_latency_ms(student: torch.nn.Module, split, repeats: int = 10) -> 
             if sample.is_cuda:
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            student(sample)
+            run_model(student, batch)  # video alone for a student, all modalities for DMD
             if sample.is_cuda:
                 torch.cuda.synchronize()
             if i >= 2:  # the first calls warm caches up
