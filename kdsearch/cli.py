@@ -78,6 +78,18 @@ def cmd_data_import(args) -> int:
     return import_command(args.src, args.out, args.format, args.folds, args.lengths)
 
 
+def cmd_evaluate(args) -> int:
+    from kdsearch.search.evaluate import evaluate_command
+
+    return evaluate_command(args.results, top=args.top, force=args.force, console=_console())
+
+
+def cmd_export(args) -> int:
+    from kdsearch.search.export import export_command
+
+    return export_command(args.results, args.out, fmt=args.format, trial_id=args.trial, console=_console())
+
+
 def cmd_replay(args) -> int:
     from kdsearch.search.replay import replay_command
 
@@ -198,6 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
     board.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
     board.set_defaults(func=cmd_leaderboard)
+
+    evaluate = sub.add_parser("evaluate", help="test-split metrics, once, for the top trials of a search")
+    evaluate.add_argument("results", help="a results folder")
+    evaluate.add_argument("--top", type=int, default=3, help="how many of the best trials (default 3)")
+    evaluate.add_argument("--force", action="store_true", help="score trials already evaluated again")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    export = sub.add_parser("export", help="write the best video-only student (or a chosen trial's) for deployment")
+    export.add_argument("results", help="a results folder")
+    export.add_argument("--out", required=True, help="output file, e.g. student.pt")
+    export.add_argument("--format", choices=("kdsearch", "torchscript", "onnx"), default="kdsearch",
+                        help="kdsearch model file (default; `kdsearch predict` runs it), TorchScript, or ONNX")
+    export.add_argument("--trial", default=None, help="a trial id (default: the best trial)")
+    export.set_defaults(func=cmd_export)
 
     replay = sub.add_parser("replay", help="re-run one trial on CPU and compare with its recorded metrics")
     replay.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")

@@ -36,7 +36,7 @@ def results_table(results: dict) -> Table:
     for name, entry in rows:
         best = entry.get("best")
         table.add_row(name, f"{entry['params']:,}", _ms(entry["train"]),
-                      f"{best['batch']}: {best['samples_per_s']:.0f}" if best else "-",
+                      f"{best['batch']}: {best['samples_per_s']:.3g}" if best else "-",
                       _num(entry["train"]["epoch_s_est"]), _ms(entry.get("infer_b1")), _ms(entry.get("infer_b32")),
                       _num(entry.get("peak_mem_mb"), "{:.0f}"))
     return table

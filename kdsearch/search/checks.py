@@ -123,6 +123,7 @@ def _check_searched_values(space: "Space") -> None:
             try:
                 _check_values(cfg, space.file)
                 if numeric and path.startswith(("student.", "distill.")) and cfg["kind"] != "dmd":
+                    _check_method(cfg, space.file)
                     _check_pairs(cfg, cfg["distill"]["method"])
             except UserError as exc:
                 raise SpaceError(f"value {value!r}: {exc.problem}", file=space.file, field=f"params.{path}") from None

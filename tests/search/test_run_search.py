@@ -91,3 +91,39 @@ def test_replay_reproduces_a_trial_on_cpu(finished_search):
     for row, (_, rec) in zip(replayed, recorded.iterrows()):
         for metric in ("val_loss", "val_acc7", "val_f1"):
             assert abs(row[metric] - rec[metric]) < 1e-4
+
+
+def test_evaluate_scores_the_test_split_once(finished_search):
+    from kdsearch.search.evaluate import evaluate
+
+    _, outcome, _ = finished_search
+    quiet = Console(quiet=True)
+    table = evaluate(outcome.results_dir, top=2, console=quiet)
+    assert len(table) == 2 and table["test_acc7"].between(0, 1).all()
+    again = Console(record=True, width=200)
+    evaluate(outcome.results_dir, top=2, console=again)
+    assert "already evaluated" in again.export_text()
+    stored = pq.read_table(outcome.results_dir / "evaluation.parquet").to_pandas()
+    assert sorted(stored["trial_id"]) == sorted(table["trial_id"])
+
+
+def test_export_then_predict_and_torchscript_agree(finished_search, tmp_path):
+    import numpy as np
+    import torch
+
+    from kdsearch.data.source import dataset_path
+    from kdsearch.models.checkpoint import load_model_file
+    from kdsearch.search.export import export
+
+    space, outcome, _ = finished_search
+    quiet = Console(quiet=True)
+    model_file = export(outcome.results_dir, tmp_path / "student.pt", console=quiet)
+    script_file = export(outcome.results_dir, tmp_path / "student.ts", fmt="torchscript", console=quiet)
+    model, blob = load_model_file(model_file)
+    assert blob["arch"] == "video_student" and "preprocess" in blob
+    scripted = torch.jit.load(str(script_file))
+    from kdsearch.data.layout import load_dataset
+
+    vision = torch.from_numpy(np.asarray(load_dataset(str(dataset_path(space.config["data"]))).splits["test"].vision[:8]))
+    with torch.no_grad():
+        assert torch.allclose(model(vision).logits, scripted(vision), atol=1e-5)

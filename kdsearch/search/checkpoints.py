@@ -1,0 +1,56 @@
+"""Find and load a trial's checkpoints in Tune's experiment folder.
+
+Each trial keeps its best checkpoints (by the search metric) and its latest one; every
+checkpoint holds ``state.pt`` with the trainer's full state and the epoch it was taken after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import yaml
+
+from kdsearch.errors import UserError
+from kdsearch.search.trial import STATE_FILE
+from kdsearch.search.tuner import TUNE_DIR
+
+
+def tune_dir(results_dir: Path) -> Path:
+    """Tune's experiment folder for a results folder (local, or a shared --storage path)."""
+    record = yaml.safe_load((results_dir / "space.yaml").read_text()) or {}
+    storage = record.get("storage")
+    if storage and "://" in storage:
+        raise UserError(f"checkpoints are in {storage}: copy them to a local folder first "
+                        f"(e.g. `aws s3 sync {storage}/{results_dir.name} {results_dir}/tune`)", file=str(results_dir))
+    folder = Path(storage) / results_dir.name if storage else results_dir / TUNE_DIR
+    if not folder.is_dir():
+        raise UserError("no Tune experiment folder (checkpoints) found", file=str(folder))
+    return folder
+
+
+def trial_checkpoints(results_dir: Path, trial_id: str) -> dict[int, Path]:
+    """{epoch: state.pt path} of every checkpoint the trial still has."""
+    folders = sorted(tune_dir(results_dir).glob(f"*_{trial_id}_*"))
+    if not folders:
+        raise UserError(f"no trial folder for {trial_id}", file=str(tune_dir(results_dir)))
+    found: dict[int, Path] = {}
+    for state in folders[0].glob(f"checkpoint_*/{STATE_FILE}"):
+        epoch = int(torch.load(state, map_location="cpu", weights_only=True)["epoch"])
+        found[epoch] = state
+    if not found:
+        raise UserError(f"trial {trial_id} has no checkpoint", file=str(folders[0]))
+    return found
+
+
+def best_checkpoint(results_dir: Path, trial_id: str, best_epoch: int | None) -> tuple[int, Path]:
+    """The checkpoint of the trial's best validation epoch (else the latest it kept)."""
+    found = trial_checkpoints(results_dir, trial_id)
+    if best_epoch is not None and int(best_epoch) in found:
+        return int(best_epoch), found[int(best_epoch)]
+    epoch = max(found)
+    return epoch, found[epoch]
+
+
+def load_trainer_state(path: Path, device: str = "cpu") -> dict:
+    return torch.load(path, map_location=device, weights_only=True)["trainer"]
