@@ -127,3 +127,15 @@ def test_export_then_predict_and_torchscript_agree(finished_search, tmp_path):
     vision = torch.from_numpy(np.asarray(load_dataset(str(dataset_path(space.config["data"]))).splits["test"].vision[:8]))
     with torch.no_grad():
         assert torch.allclose(model(vision).logits, scripted(vision), atol=1e-5)
+
+
+def test_report_writes_plots_and_summary(finished_search):
+    from kdsearch.report.search_report import write_report
+
+    space, outcome, _ = finished_search
+    summary = write_report(outcome.results_dir)
+    text = summary.read_text()
+    assert "## Best trial" in text and "loss.beta" in text
+    for name in ("learning_curves.png", "metric_vs_params.png"):
+        png = summary.parent / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
