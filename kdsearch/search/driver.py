@@ -43,8 +43,8 @@ class SearchOutcome:
     teacher_metrics: dict  # cache key -> validation metrics
 
 
-def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
-    """Claim results/<name>/: a fresh name unless resuming; refuse names that escape it."""
+def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
+    """The results name and folder, checked but not created: refuse names that escape results/."""
     name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not NAME_RE.match(name) or name in (".", ".."):
         raise UserError("a results name is letters, digits, '.', '_' or '-' (no path separators)",
@@ -56,6 +56,12 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
     if not opts.resume and folder.exists():
         raise UserError("already exists: pass --resume to continue that search, or choose another --name",
                         file=str(folder), field="--name")
+    return name, folder
+
+
+def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
+    """Claim results/<name>/: a fresh name unless resuming, and writable."""
+    name, folder = results_name(space, opts)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".write-test"
@@ -75,8 +81,14 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     if opts.smoke_test:
         space = space.smoke()
     if opts.num_samples is not None:
+        if opts.num_samples < 1:
+            raise UserError(f"must be an integer >= 1, got {opts.num_samples}", field="--num-samples")
         space.search["num_samples"] = int(opts.num_samples)
-    plan = plan_resources(space, opts)  # before anything is written: a bad --gpus leaves no trace
+    # Everything that can refuse the run comes before anything is written: a bad --gpus or a
+    # corrupt dataset leaves no results folder behind.
+    plan = plan_resources(space, opts)
+    results_name(space, opts)
+    dataset = load_for_search(space.config["data"], console=console)
     name, folder = results_dir_for(space, opts)
     if not opts.resume:
         record = {**_space_record(space), "storage": opts.storage}
@@ -84,7 +96,6 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     elif opts.storage is None:  # resume where the search kept its checkpoints
         opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
     console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
-    dataset = load_for_search(space.config["data"], console=console)
 
     import ray
 
