@@ -131,9 +131,17 @@ def cmd_describe(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from kdsearch.report.table1 import report_command
+    from kdsearch.report.search_report import write_report
+    from kdsearch.results.store import read_results
 
-    return report_command(args.results)
+    meta, trials, _ = read_results(args.results)
+    if "row" in trials.columns:  # a search over paper 000's Table 1 rows: the table beside the paper's
+        from kdsearch.report.table1 import report_command
+
+        report_command(args.results)
+    summary = write_report(args.results)
+    print(f"Report: {summary} (plots in {summary.parent}/)")
+    return 0
 
 
 def cmd_diagnose(args) -> int:
@@ -141,6 +149,13 @@ def cmd_diagnose(args) -> int:
 
     return diagnose_command(args.teacher, args.data, split=args.split, out_dir=args.out, student_path=args.student,
                             max_samples=args.max_samples, per_head=args.per_head, console=_console())
+
+
+def cmd_experiment_kd_gain(args) -> int:
+    from kdsearch.experiments import kd_gain_command
+
+    return kd_gain_command(seeds=args.seeds, epochs=args.epochs, teacher_epochs=args.teacher_epochs, out=args.out,
+                           space=args.space, device=args.device, console=_console())
 
 
 def cmd_cluster_check(args) -> int:
@@ -152,8 +167,11 @@ def cmd_cluster_check(args) -> int:
 def cmd_bench(args) -> int:
     from kdsearch.bench import BenchOptions, bench_command
 
+    from kdsearch.bench.options import parse_configs
+
     opts = BenchOptions(quick=args.quick, device=args.device, shapes=args.shapes, batch=args.batch,
-                        compare=args.compare, skip_search=args.skip_search, threads=args.threads)
+                        compare=args.compare, skip_search=args.skip_search, threads=args.threads,
+                        configs=parse_configs(args.configs))
     return bench_command(opts, json_path=args.json, console=_console())
 
 
@@ -202,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     predict.set_defaults(func=cmd_predict)
 
-    report = sub.add_parser("report", help="paper 000's Table 1 beside a search over search_spaces/table1.yaml")
+    report = sub.add_parser("report", help="plots and a Markdown summary of a search (and paper 000's Table 1 "
+                            "beside a search over search_spaces/table1.yaml)")
     report.add_argument("results", help="a results folder, e.g. results/table1-20261122-101500")
     report.set_defaults(func=cmd_report)
 
@@ -276,6 +295,20 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--per-head", action="store_true", help="also report and draw each attention head")
     diag.set_defaults(func=cmd_diagnose)
 
+    experiment = sub.add_parser("experiment", help="fixed, re-runnable measurements").add_subparsers(
+        dest="experiment_command", metavar="EXPERIMENT", required=True)
+    kd_gain = experiment.add_parser(
+        "kd-gain", help="teacher vs no-KD student vs distilled student on the synthetic default, mean ± std over seeds")
+    kd_gain.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one full run per seed (default 0 1 2)")
+    kd_gain.add_argument("--epochs", type=int, default=None, help="student epochs (default: the space's train.epochs)")
+    kd_gain.add_argument("--teacher-epochs", type=int, default=None,
+                         help="teacher epochs (default: the space's teacher_train.epochs)")
+    kd_gain.add_argument("--space", default="edam_scarce", help="the experiment's space file (default edam_scarce)")
+    kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it (default "
+                         "results/kd_gain.md)")
+    kd_gain.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    kd_gain.set_defaults(func=cmd_experiment_kd_gain)
+
     cluster = sub.add_parser("cluster", help="cluster configs").add_subparsers(
         dest="cluster_command", metavar="CLUSTER_COMMAND", required=True)
     check = cluster.add_parser("check", help="validate a Ray launcher config or KubeRay manifest offline")
@@ -294,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="time the naive MulT-style teacher side by side and print the ratio")
     bench.add_argument("--skip-search", action="store_true", help="do not run the fixed small search")
     bench.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; --quick: 1)")
+    bench.add_argument("--configs", default=None, metavar="1,2,...",
+                       help="student configurations to time (default: 1-5; --quick: 5)")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -11,6 +11,7 @@ MulT checkpoint and an exported student all load the same way.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ from torch import nn
 
 from kdsearch.errors import UserError
 
-ARCHS = ("mult", "video_student")
+ARCHS = ("mult", "dmd", "video_student")
 _REQUIRED = ("arch", "config", "dims", "lengths", "n_out", "state_dict")
 
 
@@ -49,26 +50,59 @@ def load_model_file(path: str | os.PathLike, *, device: str | torch.device = "cp
         UserError: unreadable file, missing fields, unknown arch, or weights that do not fit the
             described model; the message names the file.
     """
-    from kdsearch.models.build import build_student, build_teacher
+    from kdsearch.models.build import build_student
+    from kdsearch.models.teachers import build_any_teacher
 
     file = str(path)
-    try:
-        blob = torch.load(file, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError("no such model file", file=file) from None
-    except Exception as exc:  # noqa: BLE001 - torch raises many types for a foreign or truncated file
-        raise UserError(f"not a kdsearch model file: {str(exc).splitlines()[0]}", file=file) from None
+    blob = read_weights_only(file, what="kdsearch model file")
     missing = [k for k in _REQUIRED if not isinstance(blob, dict) or k not in blob]
     if missing:
         raise UserError(f"not a kdsearch model file (missing {', '.join(missing)})", file=file)
     if blob["arch"] not in ARCHS:
         raise UserError(f"unknown arch {blob['arch']!r}; known: {', '.join(ARCHS)}", file=file, field="arch")
-    build = build_teacher if blob["arch"] == "mult" else build_student
     try:
-        model = build(blob["config"], dims=blob["dims"], lengths=blob["lengths"], n_out=int(blob["n_out"]))
+        if blob["arch"] == "video_student":
+            model = build_student(blob["config"], dims=blob["dims"], lengths=blob["lengths"], n_out=int(blob["n_out"]))
+        else:  # a teacher: the cache's files carry `arch` in their config too (mult or dmd)
+            config = {"arch": blob["arch"], **blob["config"]}
+            model = build_any_teacher(config, dims=blob["dims"], lengths=blob["lengths"], n_out=int(blob["n_out"]))
         model.load_state_dict(blob["state_dict"])
     except UserError as err:
         raise UserError(err.problem, file=file, field=err.field) from None
-    except RuntimeError as err:
-        raise UserError(f"weights do not fit the described model: {str(err).splitlines()[0]}", file=file) from None
+    except RuntimeError:
+        raise UserError(f"weights do not fit the {blob['arch']} model its config describes: "
+                        f"{state_dict_mismatch(model, blob['state_dict'])}", file=file, field="state_dict") from None
     return model.to(device).eval(), blob
+
+
+def read_weights_only(file: str, *, what: str, objects_hint: str = "refused unread: loading it could run code"):
+    """`torch.load(weights_only=True)`, with one plain line for a file that is not one.
+
+    A file holding pickled Python objects is refused without running them; torch's own message
+    (ANSI-styled, explaining how to load the file unsafely) is not advice to pass on.
+    """
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"no such {what.removeprefix('kdsearch ')}", file=file) from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for a truncated or foreign file
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+        if "Weights only load failed" in text:
+            problem = f"it holds Python objects, not only tensors and plain values ({objects_hint})"
+        else:
+            problem = text.splitlines()[0] if text else type(exc).__name__
+        raise UserError(f"not a {what}: {problem}", file=file) from None
+
+
+def state_dict_mismatch(model: nn.Module, state: dict) -> str:
+    """What differs between `model`'s weights and `state`: missing, unexpected, shape changes."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    resized = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+               if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)]
+    parts = []
+    for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape differs", resized)):
+        if keys:
+            parts.append(f"{len(keys)} {label} ({', '.join(keys[:2])}{', ...' if len(keys) > 2 else ''})")
+    return "; ".join(parts) or "load_state_dict refused them"

@@ -79,7 +79,7 @@ SMOKE_DEFAULTS: dict = {
 
 TOP_LEVEL_KEYS = {
     "name", "description", "kind", "data", "task", "teacher", "teacher_train", "student", "distill",
-    "loss", "train", "model", "params", "search", "resources", "smoke_test",
+    "loss", "train", "model", "params", "search", "resources", "smoke_test", "rows",
 }
 # distill: a video-only student learns from a frozen teacher (paper 000).
 # dmd: a DMD model trains on its own (paper 003); its config is the `model:` section.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class Space:
     search: dict
     resources: dict
     smoke_test: dict
+    rows: dict = field(default_factory=dict)  # row name -> {config path: value} (kdsearch.search.rows)
 
     def smoke(self) -> "Space":
         """The same space shrunk to prove the wiring in about a minute (`--smoke-test`)."""
@@ -48,8 +49,10 @@ class Space:
         return out
 
     def trial_config(self, values: dict[str, Any]) -> dict:
-        """The experiment config of one trial: the fixed config with its sampled values set."""
-        return with_overrides(self.config, values)
+        """The experiment config of one trial: the fixed config, its row's paths, its sampled values."""
+        from kdsearch.search.rows import row_config
+
+        return row_config(self.config, self.rows, values)
 
 
 def resolve_space_path(arg: str) -> Path:
@@ -111,10 +114,17 @@ def _build(raw: dict, file: str, path: Path) -> Space:
     smoke = raw.get("smoke_test") or {}
     if not isinstance(smoke, dict):
         raise SpaceError("must map config paths to values", file=file, field="smoke_test")
+    from kdsearch.search.rows import ROW_PARAM, attach_rows, parse_rows
+
+    def known(path: str) -> bool:
+        return _is_setting(config, path) or (kind == "distill" and _is_distill_option(path))
+
+    rows = parse_rows(raw.get("rows"), file=file, known_paths=known)
     params = parse_params(raw.get("params"), file=file,
-                          known_paths=lambda p: _is_setting(config, p) or (kind == "distill" and _is_distill_option(p)))
+                          known_paths=lambda p: known(p) or (bool(rows) and p == ROW_PARAM))
+    params = attach_rows(params, rows, file=file)
     space = Space(file=file, name=name, description=str(raw.get("description", "")), config=config,
-                  params=params, search=search, resources=resources, smoke_test=smoke)
+                  params=params, search=search, resources=resources, smoke_test=smoke, rows=rows)
     check_experiment(space)
     _check_smoke(space)
     return space

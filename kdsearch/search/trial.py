@@ -87,10 +87,12 @@ def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch
         teacher = build_any_teacher(teacher_blob["config"], dims=dims, lengths=lengths, n_out=teacher_blob["n_out"])
         teacher.load_state_dict(teacher_blob["state_dict"])
         teacher.to(device)
+    train = tensor_split(arrays, "train", device)
+    if kd is not None and hasattr(kd, "bind"):  # heads, banks and resizers exist before the optimiser
+        kd.bind(student=student, teacher=teacher, n_train=train.n, labels=train.label)
     objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
     objective.to(device)
     trainer = Trainer(objective, task, settings)
-    train = tensor_split(arrays, "train", device)
     mask = labelled_mask(train.n, float(exp["train"]["labelled_fraction"]), int(exp["train"]["labelled_seed"]))
     train.labelled = None if mask is None else mask.to(device)
     return trainer, train, tensor_split(arrays, "valid", device), student

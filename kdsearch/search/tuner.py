@@ -63,7 +63,11 @@ def build_searcher(space: Space, name: str, folder: Path):
     objectives = space.search["objectives"]
     metric = [space.search["metric"], *(o["metric"] for o in objectives)] if objectives else space.search["metric"]
     mode = [space.search["mode"], *(o["mode"] for o in objectives)] if objectives else space.search["mode"]
-    return PruningAwareOptunaSearch(space=define_by_run(space.params, constants), sampler=sampler,
+    from kdsearch.search.rows import RowsDefineByRun
+
+    space_fn = (RowsDefineByRun(space.params, constants, space.rows) if space.rows
+                else define_by_run(space.params, constants))
+    return PruningAwareOptunaSearch(space=space_fn, sampler=sampler,
                                     metric=metric, mode=mode,
                                     storage=storage, study_name=name, max_t=int(space.config["train"]["epochs"]))
 
@@ -102,7 +106,8 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
         # back the rows already written rather than start empty.
         ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs, resume=True,
                       meta_extra={"rungs": rungs(space), "space": space.name,
-                                  "objectives": space.search["objectives"]}),
+                                  "objectives": space.search["objectives"]},
+                      tune_dir=str(folder / TUNE_DIR)),  # backs up Tune's state (local runs only)
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console,
                         objectives=space.search["objectives"]),

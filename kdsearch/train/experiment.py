@@ -57,9 +57,12 @@ def build_kd_loss(config: dict):
 
     if float(config["loss"]["beta"]) == 0.0:
         return None
-    distill = config["distill"]
-    pairs = distill["pairs"] or default_pairs(config)
-    return build_loss(distill["method"], pairs=pairs, **loss_options(distill["method"], distill))
+    from kdsearch.distill import loss_options as accepted
+
+    distill, method = config["distill"], config["distill"]["method"]
+    # Pairs go to the losses that take them (logit KD distils the outputs: it has no pairs).
+    given = {"pairs": distill["pairs"] or default_pairs(config)} if "pairs" in accepted(method) else {}
+    return build_loss(method, **given, **loss_options(method, distill))
 
 
 @dataclass

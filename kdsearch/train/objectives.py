@@ -15,13 +15,14 @@ from kdsearch.models.output import ModelOutput
 from kdsearch.train.tasks import Task
 
 
-def run_model(model: nn.Module, batch: dict, maps_for=frozenset()) -> ModelOutput:
+def run_model(model: nn.Module, batch: dict, maps_for=frozenset(), post_attention_for=frozenset()) -> ModelOutput:
     """Call a teacher with all three modalities, a video-only student with video alone."""
     from kdsearch.models.video_student import VideoStudent
 
+    asked = dict(maps_for=maps_for, post_attention_for=post_attention_for)
     if isinstance(model, VideoStudent):
-        return model(batch["vision"], maps_for=maps_for)
-    return model(batch["text"], batch["audio"], batch["vision"], maps_for=maps_for)
+        return model(batch["vision"], **asked)
+    return model(batch["text"], batch["audio"], batch["vision"], **asked)
 
 
 class TaskObjective(nn.Module):
@@ -58,12 +59,13 @@ class DistillObjective(nn.Module):
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         use_kd = self.kd is not None and self.beta != 0.0 and self.teacher is not None
-        s_out = run_model(self.student, batch, self.kd.student_maps() if use_kd else frozenset())
+        s_out = (run_model(self.student, batch, self.kd.student_maps(), self.kd.student_post_attention()) if use_kd
+                 else run_model(self.student, batch))
         task_loss = self._task_loss(s_out.logits, batch)
         if not use_kd:
             return {"loss": self.alpha * task_loss, "task": task_loss, "logits": s_out.logits}
         with torch.no_grad():
-            t_out = run_model(self.teacher, batch, self.kd.teacher_maps())
+            t_out = run_model(self.teacher, batch, self.kd.teacher_maps(), self.kd.teacher_post_attention())
         kd_loss = self.kd(s_out, t_out, batch)
         return {"loss": self.alpha * task_loss + self.beta * kd_loss, "task": task_loss, "kd": kd_loss,
                 "logits": s_out.logits}

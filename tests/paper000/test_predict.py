@@ -60,3 +60,26 @@ def test_a_file_without_the_model_fields_is_refused(tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "bare.pt")
     with pytest.raises(UserError, match="missing arch"):
         load_model_file(tmp_path / "bare.pt")
+
+
+def test_weights_of_another_architecture_say_what_differs(tmp_path):
+    model_path, _ = student_file(tmp_path, config=5)
+    blob = torch.load(model_path, weights_only=True)
+    blob["config"] = {**blob["config"], "config": 2}  # a configuration-2 student has other transformers
+    save_model_file(blob, tmp_path / "other.pt")
+    with pytest.raises(UserError) as info:
+        load_model_file(tmp_path / "other.pt")
+    assert info.value.field == "state_dict" and "missing" in info.value.message and "unexpected" in info.value.message
+
+
+class _Payload:
+    def __reduce__(self):
+        return (open, ("ran.marker", "w"))
+
+
+def test_a_file_holding_python_objects_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"state_dict": _Payload()}, tmp_path / "objects.pt")
+    with pytest.raises(UserError, match="holds Python objects") as info:
+        load_model_file(tmp_path / "objects.pt")
+    assert "\x1b" not in info.value.message and not (tmp_path / "ran.marker").exists()
