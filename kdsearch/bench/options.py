@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from kdsearch.errors import UserError
+from kdsearch.models import STUDENT_CONFIGS
 
 INFER_BATCHES = (1, 32)
 GPU_BATCH_SWEEP = (24, 64, 128, 256, 512)
@@ -25,7 +26,7 @@ class BenchOptions:
         batch: the training batch size of the headline figures (MulT's 24).
         compare: "naive" to time `NaiveMulT` side by side with the teacher, or None.
         skip_search: do not run the fixed small search.
-        configs: student configurations to time.
+        configs: student configurations to time (None: all five; quick mode: 5 only).
         threads: torch intra-op threads; None keeps torch's default (quick mode: 1, so a busy
             CI machine does not oversubscribe its cores).
         search_trials: trials of the fixed search.
@@ -39,7 +40,7 @@ class BenchOptions:
     batch: int = 24
     compare: str | None = None
     skip_search: bool = False
-    configs: tuple[int, ...] = (1, 2, 3, 4, 5)
+    configs: tuple[int, ...] | None = None
     threads: int | None = None
     search_trials: int = 4
     model_cfg: dict = field(default_factory=dict)
@@ -51,8 +52,10 @@ class BenchOptions:
         out.device = resolve_device(self.device)
         if self.quick:
             out.shapes = self.shapes or "small"
-            out.configs, out.compare, out.skip_search = (5,), "naive", True
+            out.configs = self.configs or (5,)
+            out.compare, out.skip_search = "naive", True
             out.threads = 1 if self.threads is None else self.threads
+        out.configs = tuple(out.configs or STUDENT_CONFIGS)
         if out.shapes is None:
             out.shapes = "mosei" if out.device == "cuda" else "small"
         if out.batch < 1:
@@ -89,3 +92,17 @@ def repeats_for(opts: BenchOptions) -> Repeats:
     if opts.device == "cuda":
         return Repeats(warmup=5, train_reps=30, infer_reps=50, max_seconds=30.0)
     return Repeats(warmup=1, train_reps=5, infer_reps=10, max_seconds=60.0)
+
+
+def parse_configs(text: str | None) -> tuple[int, ...] | None:
+    """"1,5" -> (1, 5); None stays None. Unknown configurations are a user error naming --configs."""
+    if text is None:
+        return None
+    try:
+        configs = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UserError(f"expected comma-separated numbers, got {text!r}", field="--configs") from None
+    unknown = [c for c in configs if c not in STUDENT_CONFIGS]
+    if not configs or unknown:
+        raise UserError(f"choose among {', '.join(map(str, STUDENT_CONFIGS))}, got {text!r}", field="--configs")
+    return configs

@@ -25,7 +25,7 @@ def results_table(results: dict) -> Table:
     table = Table(title=f"kdsearch bench · {meta['device']} ({meta['device_name']}) · {meta['shapes']} shapes · "
                         f"{meta['threads']} thread(s)", title_justify="left")
     batch = meta["batch"]
-    for column in ("model", "params", f"train ms @{batch} (median ±IQR)", "best batch: samples/s",
+    for column in ("model", "params", f"train ms @{batch} (median ±IQR)", "CPU ms", "best batch: samples/s",
                    "epoch s (est.)", "infer ms b1", "infer ms b32", "peak MB"):
         table.add_column(column, justify="left" if column == "model" else "right")
     rows = [("teacher (MulT)", results["teacher"])]
@@ -35,7 +35,8 @@ def results_table(results: dict) -> Table:
     rows += [(f"student {name} + EDAM", entry) for name, entry in results["students"].items()]
     for name, entry in rows:
         best = entry.get("best")
-        table.add_row(name, f"{entry['params']:,}", _ms(entry["train"]),
+        cpu_ms = _num(entry["train"].get("cpu_median_ms"), "{:.0f}")
+        table.add_row(name, f"{entry['params']:,}", _ms(entry["train"]), cpu_ms,
                       f"{best['batch']}: {best['samples_per_s']:.3g}" if best else "-",
                       _num(entry["train"]["epoch_s_est"]), _ms(entry.get("infer_b1")), _ms(entry.get("infer_b32")),
                       _num(entry.get("peak_mem_mb"), "{:.0f}"))
@@ -49,8 +50,10 @@ def summary_lines(results: dict) -> list[str]:
     naive = results.get("compare", {}).get("naive")
     if naive:
         reps = naive["train"]["reps"]
+        by_cpu = naive.get("speedup_train_cpu_time")
+        cpu_text = f" ({by_cpu:.2f}x by CPU time)" if by_cpu else ""
         lines.append(f"optimised teacher vs naive MulT-style code, timed side by side: training step "
-                     f"{naive['speedup_train']:.2f}x, inference b1 {naive['speedup_infer_b1']:.2f}x, "
+                     f"{naive['speedup_train']:.2f}x{cpu_text}, inference b1 {naive['speedup_infer_b1']:.2f}x, "
                      f"b32 {naive['speedup_infer_b32']:.2f}x faster (medians of {reps}; same weights, "
                      f"same parameter count: {naive['same_params']})")
     search = results.get("search", {})

@@ -4,6 +4,10 @@ CUDA kernels run asynchronously, so every repetition is bracketed by `torch.cuda
 without it a timer measures how fast Python queues work, not how fast the GPU does it. Results
 are medians with the interquartile range: one slow repetition (another process taking the CPU,
 a GC pause) moves a mean but barely moves a median.
+
+Each repetition also records the CPU time this process used (all its threads). On a machine
+shared with other jobs, wall time includes the time spent waiting for a core, CPU time does not:
+with one thread, a CPU-time ratio is the steadier estimate of how much work each side does.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class Timing:
     iqr_ms: float  # 75th minus 25th percentile: the spread of the middle half
     min_ms: float
     reps: int
+    cpu_median_ms: float | None = None  # CPU time of this process (all threads) per repetition
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -36,8 +41,8 @@ def synchronize(device: torch.device | str) -> None:
         torch.cuda.synchronize(device)
 
 
-def summarize(samples_s: list[float]) -> Timing:
-    """Median, IQR and minimum of durations given in seconds."""
+def summarize(samples_s: list[float], cpu_samples_s: list[float] | None = None) -> Timing:
+    """Median, IQR and minimum of wall durations given in seconds (and the median CPU time)."""
     if not samples_s:
         raise ValueError("no timing samples")
     ms = sorted(s * 1000.0 for s in samples_s)
@@ -45,7 +50,17 @@ def summarize(samples_s: list[float]) -> Timing:
         q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive")
     else:
         q1, q3 = ms[0], ms[-1]
-    return Timing(median_ms=statistics.median(ms), iqr_ms=q3 - q1, min_ms=ms[0], reps=len(ms))
+    cpu = statistics.median(s * 1000.0 for s in cpu_samples_s) if cpu_samples_s else None
+    return Timing(median_ms=statistics.median(ms), iqr_ms=q3 - q1, min_ms=ms[0], reps=len(ms), cpu_median_ms=cpu)
+
+
+def _timed(fn: Callable[[], object], device) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one synchronised call."""
+    synchronize(device)
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def time_fn(fn: Callable[[], object], device: torch.device | str, *, warmup: int = 2, reps: int = 5,
@@ -65,20 +80,15 @@ def time_fn(fn: Callable[[], object], device: torch.device | str, *, warmup: int
     """
     for _ in range(warmup):
         fn()
-    synchronize(device)
     samples: list[float] = []
-    spent = 0.0
+    cpu_samples: list[float] = []
     for _ in range(max(reps, 1)):
-        synchronize(device)
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        elapsed = time.perf_counter() - start
-        samples.append(elapsed)
-        spent += elapsed
-        if max_seconds is not None and spent >= max_seconds:
+        wall, cpu = _timed(fn, device)
+        samples.append(wall)
+        cpu_samples.append(cpu)
+        if max_seconds is not None and sum(samples) >= max_seconds:
             break
-    return summarize(samples)
+    return summarize(samples, cpu_samples)
 
 
 def interleaved(fns: dict[str, Callable[[], object]], device: torch.device | str, *, warmup: int = 1,
@@ -91,18 +101,23 @@ def interleaved(fns: dict[str, Callable[[], object]], device: torch.device | str
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    synchronize(device)
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    cpu_samples: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(max(reps, 1)):
         for name, fn in fns.items():
-            synchronize(device)
-            start = time.perf_counter()
-            fn()
-            synchronize(device)
-            samples[name].append(time.perf_counter() - start)
-    return {name: summarize(values) for name, values in samples.items()}
+            wall, cpu = _timed(fn, device)
+            samples[name].append(wall)
+            cpu_samples[name].append(cpu)
+    return {name: summarize(samples[name], cpu_samples[name]) for name in fns}
 
 
 def ratio(slow: Timing, fast: Timing) -> float:
-    """How many times faster `fast` is than `slow`, by medians."""
+    """How many times faster `fast` is than `slow`, by median wall time."""
     return slow.median_ms / fast.median_ms
+
+
+def cpu_ratio(slow: Timing, fast: Timing) -> float | None:
+    """The same ratio by median CPU time, or None when either side has none (or used none)."""
+    if not slow.cpu_median_ms or not fast.cpu_median_ms:
+        return None
+    return slow.cpu_median_ms / fast.cpu_median_ms

@@ -57,6 +57,8 @@ def test_full_path_sweeps_batches_and_times_every_configuration():
 @pytest.mark.parametrize("argv,field", [
     (["bench", "--quick", "--batch", "0"], "--batch"),
     (["bench", "--quick", "--threads", "0"], "--threads"),
+    (["bench", "--quick", "--configs", "9"], "--configs"),
+    (["bench", "--quick", "--configs", "five"], "--configs"),
 ])
 def test_bad_options_are_user_errors(argv, field, capsys):
     assert main(argv) == EXIT_USER_ERROR

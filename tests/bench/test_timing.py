@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from kdsearch.bench.timing import Timing, interleaved, ratio, summarize, time_fn
+from kdsearch.bench.timing import Timing, cpu_ratio, interleaved, ratio, summarize, time_fn
 
 
 def test_summarize_median_iqr_min():
@@ -45,3 +45,18 @@ def test_interleaved_alternates_and_times_each():
 
 def test_ratio_is_slow_over_fast():
     assert ratio(Timing(30.0, 1.0, 29.0, 5), Timing(10.0, 1.0, 9.0, 5)) == pytest.approx(3.0)
+    assert cpu_ratio(Timing(30.0, 1.0, 29.0, 5, 20.0), Timing(10.0, 1.0, 9.0, 5, 5.0)) == pytest.approx(4.0)
+    assert cpu_ratio(Timing(30.0, 1.0, 29.0, 5), Timing(10.0, 1.0, 9.0, 5, 5.0)) is None
+
+
+def _spin(cpu_seconds):
+    end = time.process_time() + cpu_seconds  # by CPU time: a busy machine cannot shorten it
+    while time.process_time() < end:
+        pass
+
+
+def test_cpu_time_counts_work_not_waiting():
+    busy = time_fn(lambda: _spin(0.02), "cpu", warmup=0, reps=3)
+    idle = time_fn(lambda: time.sleep(0.02), "cpu", warmup=0, reps=3)
+    assert busy.cpu_median_ms >= 20.0  # spinning uses the CPU
+    assert idle.cpu_median_ms < 10.0 < idle.median_ms  # sleeping takes wall time only
