@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from kdsearch.errors import UserError
-from kdsearch.models.checkpoint import model_blob, save_model_file
+from kdsearch.models.checkpoint import model_blob, read_weights_only, save_model_file
 from kdsearch.models.mult_teacher import BRANCH_PAIRS, MulTTeacher
 from kdsearch.models.options import InvalidOption
 
@@ -40,13 +40,8 @@ _DROPPED = ("version", "embed_positions._float_tensor")  # MulT buffers with no 
 def read_mult_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensors of a MulT state-dict file (a `DataParallel` "module." prefix is removed)."""
     file = str(path)
-    try:
-        state = torch.load(file, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError("no such file", file=file) from None
-    except Exception as exc:  # noqa: BLE001 - a pickled whole model, a truncated file, ...
-        raise UserError("cannot read a state dict (MulT's save_model pickles the whole model; re-save it with "
-                        "torch.save(model.state_dict(), path)): " + str(exc).splitlines()[0], file=file) from None
+    state = read_weights_only(file, what="state dict file", objects_hint="MulT's save_model pickles the whole "
+                              "model; re-save it with torch.save(model.state_dict(), path)")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -28,6 +28,10 @@ logger = logging.getLogger(__name__)
 META_FILE = "meta.json"
 TRIALS_FILE = "trials.parquet"
 EPOCHS_FILE = "epochs.parquet"
+# The last whole copy of Tune's experiment state (Tune rewrites its own in place, so a full disk
+# can truncate it; kdsearch.search.recovery puts this copy back before a resume).
+TUNE_STATE_BACKUP = ".tune-state"
+_TUNE_STATE = ("experiment_state-{}.json", "search_gen_state-{}.json", "searcher-state-{}.pkl")
 _META_FIELDS = ("metric", "mode", "searched", "max_epochs")
 
 
@@ -44,11 +48,13 @@ class ResultsWriter(RecordingCallback):
         resume: take back the rows already in `out_dir` (for a resumed search) instead of
             starting empty; without it, existing files are overwritten at setup.
         meta_extra: more JSON-able facts for meta.json (e.g. `rungs`, the space file).
+        tune_dir: Tune's experiment folder, when local: after each write its state files are
+            copied to `TUNE_STATE_BACKUP` whenever they changed and are whole.
     """
 
     def __init__(self, out_dir: str | os.PathLike, *, searched: Iterable[str], metric: str,
                  mode: str, max_epochs: int, flush_every_s: float = 2.0, resume: bool = False,
-                 meta_extra: dict[str, Any] | None = None):
+                 meta_extra: dict[str, Any] | None = None, tune_dir: str | os.PathLike | None = None):
         super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
         self.out_dir = Path(out_dir).absolute()
         self.flush_every_s = float(flush_every_s)
@@ -56,13 +62,15 @@ class ResultsWriter(RecordingCallback):
         self.meta_extra = dict(meta_extra or {})
         self._written_events = -1
         self._last_flush = 0.0
+        self.tune_dir = None if tune_dir is None else Path(tune_dir).absolute()
+        self._backup_stamp = None
 
     # ------------------------------------------------------------ callback
     def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if self.resume and (self.out_dir / TRIALS_FILE).exists():
             _, trials, epochs = read_results(self.out_dir)
-            self.records.load(trials, epochs)
+            self.records.load(trials, covered_epochs(trials, epochs))
         records = self.records
         meta = {"metric": records.metric, "mode": records.mode, "searched": records.searched,
                 "max_epochs": records.max_epochs,
@@ -90,12 +98,38 @@ class ResultsWriter(RecordingCallback):
         self._last_flush = time.monotonic()
         events = self.events
         try:
-            write_parquet_atomic(self.records.trials_frame(), self.out_dir / TRIALS_FILE)
+            # Epochs first: the trials table is the commit record. A kill between the two writes
+            # leaves epoch rows the trials table does not know yet, which `covered_epochs` drops
+            # on resume; the other order would lose epoch rows of trials already recorded.
             write_parquet_atomic(self.records.epochs_frame(), self.out_dir / EPOCHS_FILE)
+            write_parquet_atomic(self.records.trials_frame(), self.out_dir / TRIALS_FILE)
         except OSError as exc:
             logger.warning("could not write results to %s: %s", self.out_dir, exc)
             return
         self._written_events = events
+        self._back_up_tune_state()
+
+    def _back_up_tune_state(self) -> None:
+        tune_dir = getattr(self, "tune_dir", None)  # a writer pickled by an older kdsearch has none
+        if tune_dir is None or not tune_dir.is_dir():
+            return
+        try:
+            stamps = [p.stat().st_mtime_ns for pattern in _TUNE_STATE for p in tune_dir.glob(pattern.format("*"))]
+            if not stamps or max(stamps) == self._backup_stamp:
+                return
+            files = tune_state_files(tune_dir)
+            if not tune_state_whole(files):
+                return  # Tune is writing them right now: next time
+            backup = self.out_dir / TUNE_STATE_BACKUP
+            backup.mkdir(exist_ok=True)
+            for old in backup.iterdir():
+                if old.name not in files:
+                    old.unlink()
+            for name, data in files.items():
+                write_bytes_atomic(backup / name, data)
+            self._backup_stamp = max(stamps)
+        except OSError as exc:
+            logger.warning("could not copy Tune's experiment state to %s: %s", self.out_dir, exc)
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -104,13 +138,69 @@ def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
     _write_atomic(Path(path), lambda f: pq.write_table(table, f))
 
 
+def tune_state_files(tune_dir: Path) -> dict[str, bytes]:
+    """The newest run's state files in a Tune experiment folder, name -> content (may be {})."""
+    states = sorted(Path(tune_dir).glob(_TUNE_STATE[0].format("*")))
+    if not states:
+        return {}
+    session = states[-1].name[len("experiment_state-"):-len(".json")]
+    found = {}
+    for name in (pattern.format(session) for pattern in _TUNE_STATE):
+        if (Path(tune_dir) / name).is_file():
+            found[name] = (Path(tune_dir) / name).read_bytes()
+    return found
+
+
+def tune_state_whole(files: dict[str, bytes]) -> bool:
+    """Whether Tune's state files are complete: each is JSON that parses, or a pickle (Tune
+    pickles some into files named .json) that ends in its STOP opcode."""
+    if not any(name.startswith("experiment_state-") for name in files):
+        return False
+    return all(_whole_pickle(data) or _whole_json(data) for data in files.values())
+
+
+def _whole_pickle(data: bytes) -> bool:
+    return data[:1] == b"\x80" and data.endswith(b".")
+
+
+def _whole_json(data: bytes) -> bool:
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    _write_atomic(Path(path), lambda f: f.write(data))
+
+
+def covered_epochs(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """The epoch rows the trials table accounts for (its trials, up to each one's `epochs`).
+
+    Together with trials.parquet they are one consistent version of the results, whatever
+    moment a kill interrupted `ResultsWriter.flush()` at.
+    """
+    if epochs.empty or "epochs" not in trials.columns:
+        return epochs
+    last = epochs["trial_id"].map(trials.set_index("trial_id")["epochs"])
+    return epochs[last.notna() & (epochs["epoch"] <= last)].reset_index(drop=True)
+
+
 def _write_atomic(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())  # the rename must not land before the bytes do
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())  # the rename must not land before the bytes do
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink(missing_ok=True)  # a full disk gets its space back; `path` is untouched
+        except OSError:
+            pass  # the original error says more than this one
+        raise
 
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 import yaml
 
 from kdsearch.errors import UserError
@@ -36,7 +35,7 @@ def trial_checkpoints(results_dir: Path, trial_id: str) -> dict[int, Path]:
         raise UserError(f"no trial folder for {trial_id}", file=str(tune_dir(results_dir)))
     found: dict[int, Path] = {}
     for state in folders[0].glob(f"checkpoint_*/{STATE_FILE}"):
-        epoch = int(torch.load(state, map_location="cpu", weights_only=True)["epoch"])
+        epoch = int(_read_state(state)["epoch"])
         found[epoch] = state
     if not found:
         raise UserError(f"trial {trial_id} has no checkpoint", file=str(folders[0]))
@@ -53,4 +52,16 @@ def best_checkpoint(results_dir: Path, trial_id: str, best_epoch: int | None) ->
 
 
 def load_trainer_state(path: Path, device: str = "cpu") -> dict:
-    return torch.load(path, map_location=device, weights_only=True)["trainer"]
+    """The trainer state saved in a trial checkpoint. Read on the CPU whatever `device` is: the
+    modules' and optimizer's `load_state_dict` copy it to the device they live on."""
+    return _read_state(path)["trainer"]
+
+
+def _read_state(path: Path) -> dict:
+    """A trial checkpoint's state.pt, weights only: a file holding pickled objects is refused."""
+    from kdsearch.models.checkpoint import read_weights_only
+
+    state = read_weights_only(str(path), what="trial checkpoint")
+    if not isinstance(state, dict) or "epoch" not in state or "trainer" not in state:
+        raise UserError("not a trial checkpoint (no epoch and trainer state)", file=str(path))
+    return state

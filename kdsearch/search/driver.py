@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from kdsearch.errors import UserError
+from kdsearch.search.recovery import check_disk, disk_problem, recover_for_resume
 from kdsearch.search.resources import ResourcePlan, plan_resources
 from kdsearch.search.space import NAME_RE, Space
 
@@ -56,6 +57,7 @@ def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
     if not opts.resume and folder.exists():
         raise UserError("already exists: pass --resume to continue that search, or choose another --name",
                         file=str(folder), field="--name")
+    check_disk(folder)
     return name, folder
 
 
@@ -151,8 +153,21 @@ def _local_cuda() -> bool:
 def _fit(space: Space, name: str, folder: Path, dataset, teachers: dict, plan: ResourcePlan, opts, console):
     from kdsearch.search.tuner import build_tuner
 
+    if opts.resume:  # mend what a full disk or a kill may have cut short
+        for note in recover_for_resume(folder, tune_local=not opts.storage):
+            console.print(f"[yellow]{note}[/]")
     tuner = build_tuner(space, name, folder, dataset, teachers, plan, opts, console)
-    return tuner.fit()
+    try:
+        return tuner.fit()
+    except Exception as exc:
+        problem = disk_problem(exc, folder)
+        if problem is None:
+            raise
+        # Trials cannot checkpoint, Optuna cannot record them, Tune reads back truncated files:
+        # stop with one line that says what is kept and how to go on.
+        raise UserError(f"a disk the search writes to failed mid-search ({problem}); trials.parquet keeps "
+                        f"every trial recorded before it; free space, then continue with --name {name} --resume",
+                        file=str(folder)) from None
 
 
 def _space_record(space: Space) -> dict:

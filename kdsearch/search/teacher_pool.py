@@ -16,8 +16,6 @@ from pathlib import Path
 
 import torch
 
-from kdsearch.errors import UserError
-
 
 def cache_root() -> Path:
     """Where teachers and generated datasets live: $KDSEARCH_CACHE or ~/.cache/kdsearch."""
@@ -35,10 +33,10 @@ def teacher_path(config: dict, fingerprint: str) -> Path:
 
 
 def load_teacher_blob(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as exc:  # truncated or foreign file
-        raise UserError(f"cannot load teacher checkpoint: {exc}".splitlines()[0], file=str(path)) from None
+    """A cached teacher (weights_only: a file holding pickled objects is refused, unread)."""
+    from kdsearch.models.checkpoint import read_weights_only
+
+    return read_weights_only(str(path), what="teacher checkpoint")
 
 
 def save_teacher_blob(blob: dict, path: Path) -> None:
