@@ -161,6 +161,15 @@ class TrialRecords:
             row[best_key] = float(values[self.metric])
             row["best_epoch"] = epoch
 
+    def forget_unknown(self, known: set[str]) -> list[str]:
+        """Drop every trial (and its epochs) whose id is not in `known`; returns the dropped ids."""
+        dropped = [t for t in self.trials if t not in known]
+        for trial_id in dropped:
+            del self.trials[trial_id]
+        if dropped:
+            self.epochs = [e for e in self.epochs if e["trial_id"] in known]
+        return dropped
+
     def _forget_epochs_from(self, trial_id: str, epoch: int) -> None:
         self.epochs = [e for e in self.epochs if e["trial_id"] != trial_id or e["epoch"] < epoch]
         row = self.trials[trial_id]

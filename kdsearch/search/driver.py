@@ -120,6 +120,10 @@ def _quiet_ray_env() -> None:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0 the old engine prints nothing
     # One small checkpoint per trial-epoch forces experiment-state snapshots; expected, not a problem.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Snapshot Tune's experiment state at every step (not Tune's adaptive period): after a kill,
+    # `--resume` then knows every trial that finished, and none is trained again. A snapshot of
+    # a small search's state is a few milliseconds.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -12,6 +12,7 @@ ray is pinned to 2.60.0 in pyproject.toml and tests/search/test_optuna_search.py
 
 from __future__ import annotations
 
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
@@ -22,7 +23,20 @@ class PruningAwareOptunaSearch(OptunaSearch):
         self._max_t = int(max_t)
         self._time_attr = time_attr
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        # After a driver kill, Tune's restored snapshot can be older than the journal: a trial the
+        # study already finished may report again. The study is the truth; drop the late report.
+        if self._finished_in_study(trial_id):
+            return
+        try:
+            super().on_trial_result(trial_id, result)
+        except UpdateFinishedTrialError:
+            pass
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if self._finished_in_study(trial_id):
+            self._completed_trials.add(trial_id)
+            return
         if isinstance(self.metric, list) and self._ended_before_max_t(trial_id, result, error):
             # Multi-objective studies take no intermediate values; the trial is still pruned.
             self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
@@ -40,6 +54,12 @@ class PruningAwareOptunaSearch(OptunaSearch):
             self._completed_trials.add(trial_id)
             return
         super().on_trial_complete(trial_id, result=result, error=error)
+
+    def _finished_in_study(self, trial_id: str) -> bool:
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None:
+            return False
+        return ot_trial.storage.get_trial(ot_trial._trial_id).state.is_finished()
 
     def _ended_before_max_t(self, trial_id: str, result: dict | None, error: bool) -> bool:
         return bool(
