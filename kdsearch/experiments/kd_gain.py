@@ -109,36 +109,15 @@ def dataset_file(preset: str, seed: int, generator: dict) -> Path:
     return path
 
 
-def map_focus(model, role: str, split, pairs, lengths: dict, device) -> dict[str, dict]:
-    """Attention mass on the planted event steps of each map in `pairs`, averaged over layers.
-
-    Returns:
-        pair -> {"event_mass", "event_uniform", "event_lift"}; pairs whose keys carry no events
-        (e.g. text keys) are left out.
-    """
-    from kdsearch.diagnose.run import collect_maps
-
-    maps = collect_maps(model, role, split, lengths=lengths, device=device)
-    out: dict[str, dict] = {}
-    for pair in pairs:
-        layers = [acc.summary() for acc in maps.maps if acc.pair == pair]
-        layers = [s for s in layers if "event_mass" in s]
-        if not layers:
-            continue
-        mass = sum(s["event_mass"] for s in layers) / len(layers)
-        uniform = sum(s["event_uniform"] for s in layers) / len(layers)
-        out[pair] = {"event_mass": mass, "event_uniform": uniform,
-                     "event_lift": mass / uniform if uniform > 0 else float("nan")}
-    return out
-
-
 def evaluate_teacher(blob: dict, split, task_name: str, device) -> tuple[dict[str, float], torch.nn.Module]:
     """(test metrics of a cached teacher on one `TensorSplit`, the teacher built from it)."""
-    from kdsearch.diagnose.run import build_teacher_from_blob
+    from kdsearch.models.teachers import build_any_teacher
     from kdsearch.train.objectives import run_model
     from kdsearch.train.tasks import get_task
 
-    teacher = build_teacher_from_blob(blob, "teacher").to(device)
+    teacher = build_any_teacher(blob["config"], dims=blob["dims"], lengths=blob["lengths"], n_out=blob["n_out"])
+    teacher.load_state_dict(blob["state_dict"])
+    teacher = teacher.to(device).eval()
     with torch.no_grad():
         preds = torch.cat([run_model(teacher, b).logits.float().cpu()
                            for b in split.batches(256, shuffle=False)]).numpy()
@@ -180,6 +159,7 @@ def train_student(exp: dict, arrays: dict, blob: dict, test, device, *, metric: 
 def run_seed(config: dict, seed: int, opts: KDGainOptions, *, metric: str, mode: str, device, console=None) -> dict:
     """Data, teacher, no-KD and distilled students for one seed; every number of that seed."""
     from kdsearch.data.layout import load_dataset
+    from kdsearch.experiments.map_focus import map_focus
     from kdsearch.search.teacher_pool import get_teacher, teacher_path
     from kdsearch.train.experiment import build_kd_loss, tensor_split
 
@@ -238,12 +218,15 @@ def run_kd_gain(opts: KDGainOptions, console=None) -> dict:
 
 
 def kd_gain_command(*, seeds, epochs=None, teacher_epochs=None, out="results/kd_gain.md", space=DEFAULT_SPACE,
-                    device="cpu", console=None) -> int:
-    """CLI entry: run, print the table, write OUT (.md) and OUT with .json beside it."""
+                    device="cpu", generator=None, overrides=None, console=None) -> int:
+    """CLI entry: run, print the table, write OUT (.md) and OUT with .json beside it.
+
+    `generator` and `overrides` are `KDGainOptions`' (not on the command line; tests shrink with them).
+    """
     from kdsearch.experiments.kd_gain_report import markdown
 
     opts = KDGainOptions(seeds=tuple(seeds), epochs=epochs, teacher_epochs=teacher_epochs, space=space,
-                         device=device)
+                         device=device, generator=dict(generator or {}), overrides=dict(overrides or {}))
     report = run_kd_gain(opts, console=console)
     text = markdown(report)
     out = Path(out)
