@@ -104,6 +104,7 @@ class TrialRecords:
         if epoch <= row["epochs"]:
             # A trial restarted without a checkpoint replays its epochs: keep the newer ones.
             self._forget_epochs_from(trial_id, epoch)
+        self._fill_gaps(trial_id, result.get("earlier_epochs"), before=epoch)
         values = {k: v for k, v in result.items() if k not in _TUNE_NOISE and is_number(v)}
         # Where each epoch ran: a trial retried after a node loss moves to another node.
         where = {"node_id": result["node_id"]} if isinstance(result.get("node_id"), str) else {}
@@ -118,6 +119,24 @@ class TrialRecords:
         if is_number(result.get("time_total_s")):
             # Results can reach the driver in bursts; the trial's own clock is then the truer one.
             row["elapsed_s"] = max(row["elapsed_s"], round(float(result["time_total_s"]), 3))
+
+    def _fill_gaps(self, trial_id: str, earlier: Any, *, before: int) -> None:
+        """Adds the epoch rows a restored trial's checkpoint remembers and these rows lack (the
+        driver died after Tune saved the checkpoint, before the results were written)."""
+        if not isinstance(earlier, (list, tuple)):
+            return
+        have = {e["epoch"] for e in self.epochs if e["trial_id"] == trial_id}
+        row = self.trials[trial_id]
+        for old in earlier:
+            if not isinstance(old, Mapping) or not is_number(old.get("epoch")):
+                continue
+            epoch = int(old["epoch"])
+            if epoch in have or epoch >= before:
+                continue
+            values = {k: v for k, v in old.items() if k not in _TUNE_NOISE and is_number(v)}
+            self.epochs.append({"trial_id": trial_id, **values, "epoch": epoch})
+            self._update_metrics(row, values, epoch)
+            have.add(epoch)
 
     def finish(self, trial_id: str, *, error: str | None = None, now: float | None = None) -> None:
         """Marks a trial ended: "error" with a reason, else "stopped" (ASHA ended it before

@@ -123,19 +123,30 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
              "seed": exp["train"]["seed"], "labelled": labelled,
              "node_id": ray.get_runtime_context().get_node_id(), "device": device.type}
 
+    # Every epoch's reported metrics travel in the checkpoint: a driver killed after Tune saved
+    # a checkpoint but before the results files caught up gets the missing epoch rows back from
+    # the first report after the restore (`earlier_epochs`), instead of a hole in epochs.parquet.
+    history: list[dict] = []
+    replay: dict = {}
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             saved = torch.load(os.path.join(folder, STATE_FILE), map_location=device, weights_only=True)
         trainer.load_state(saved["trainer"], saved["epoch"])
         extra["resumed_from_epoch"] = int(saved["epoch"])  # visible in epochs.parquet
+        history = list(saved.get("history", []))
+        replay = {"earlier_epochs": history[:]}
 
     def report(trainer_, epoch, metrics):
         if dmd:
             metrics = {**metrics, **edge_metrics(trainer_.objective, valid)}
+        row = {**metrics, **extra, "epoch": epoch}
+        history.append({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
         with tempfile.TemporaryDirectory() as folder:
-            torch.save({"trainer": trainer_.state(), "epoch": epoch}, os.path.join(folder, STATE_FILE))
-            tune.report({**metrics, **extra}, checkpoint=tune.Checkpoint.from_directory(folder))
+            torch.save({"trainer": trainer_.state(), "epoch": epoch, "history": history},
+                       os.path.join(folder, STATE_FILE))
+            tune.report({**metrics, **extra, **replay}, checkpoint=tune.Checkpoint.from_directory(folder))
+        replay.clear()  # only the first report after a restore carries the history
 
     trainer.hooks.append(report)
     trainer.fit(train, valid)

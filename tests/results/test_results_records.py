@@ -105,3 +105,18 @@ def test_empty_frames_have_key_columns():
     records = _records()
     assert {"trial_id", "status"} <= set(records.trials_frame().columns)
     assert list(records.epochs_frame().columns) == ["trial_id", "epoch"]
+
+
+def test_restored_trial_fills_the_epochs_its_checkpoint_remembers():
+    # The driver died after Tune kept epoch 2's checkpoint but before epoch 2 reached the rows.
+    records = _records()
+    records.start("a", {}, now=0.0)
+    _report(records, "a", 1, val_acc7=0.5)
+    records.start("a", {}, now=50.0)
+    _report(records, "a", 3, val_acc7=0.6, resumed_from_epoch=2,
+            earlier_epochs=[{"epoch": 1, "val_acc7": 0.5}, {"epoch": 2, "val_acc7": 0.95}])
+    row = records.trials["a"]
+    by_epoch = {e["epoch"]: e["val_acc7"] for e in records.epochs}
+    assert by_epoch == {1: 0.5, 2: 0.95, 3: 0.6}  # epoch 1 kept once, epoch 2 filled in
+    assert row["epochs"] == 3 and row["best_epoch"] == 2 and row["best_val_acc7"] == 0.95
+    assert all("earlier_epochs" not in e for e in records.epochs)
