@@ -170,18 +170,19 @@ def run_seed(config: dict, seed: int, opts: KDGainOptions, *, metric: str, mode:
     blob, reused = get_teacher(exp, dataset, console=console, device=str(device))
     arrays = dataset.to_arrays()
     test = tensor_split(arrays, "test", device)
-    pairs = build_kd_loss(exp).pairs
+    pairs = dict(getattr(build_kd_loss(exp), "pairs", None) or {})  # attention-map losses name their maps
     teacher_test, teacher = evaluate_teacher(blob, test, exp["task"], device)
     valid = dataset.splits["valid"]
     row = {"seed": seed, "data": str(path), "teacher_path": str(teacher_path(exp, dataset.fingerprint)),
            "teacher_reused": reused, "pairs": pairs,
            "teacher": {"epoch": int(blob["val_metrics"].get("epoch", 0)), "test": teacher_test,
                        "val": {k[4:]: v for k, v in blob["val_metrics"].items() if k.startswith("val_")},
-                       "focus": map_focus(teacher, "teacher", valid, pairs.values(), blob["lengths"], device)}}
+                       "focus": map_focus(teacher, "teacher", valid, pairs.values(), blob["lengths"], device)
+                       if pairs else {}}}
     for name, beta in (("no_kd", 0.0), ("kd", float(exp["loss"]["beta"]))):
         result, student = train_student(with_overrides(exp, {"loss.beta": beta}), arrays, blob, test, device,
                                         metric=metric, mode=mode, label=name, console=console)
-        result["focus"] = map_focus(student, "student", valid, pairs.keys(), blob["lengths"], device)
+        result["focus"] = map_focus(student, "student", valid, pairs.keys(), blob["lengths"], device) if pairs else {}
         row[name] = result
         if console is not None:
             console.print(f"  seed {seed} · {name}: epoch {result['epoch']} chosen on valid, test acc7 "

@@ -126,17 +126,16 @@ def markdown(report: dict) -> str:
 
 def _focus_lines(report: dict) -> list[str]:
     focus, pairs = report["focus"], report["settings"]["pairs"]
-    rows = []
-    for s_pair, t_pair in pairs.items():
-        if t_pair in focus["teacher"]:
-            rows.append((f"teacher {t_pair} (distilled)", focus["teacher"][t_pair]))
+    rows = [(f"teacher {t} (distilled)", focus["teacher"][t]) for t in dict.fromkeys(pairs.values())
+            if t in focus["teacher"]]
+    for s_pair in pairs:
         for m, title in (("no_kd", "no-KD student"), ("kd", "distilled student")):
             if s_pair in focus[m]:
                 rows.append((f"{title} {s_pair}", focus[m][s_pair]))
     if not rows:
         return []
     out = ["Where the distilled maps look: attention mass on the planted event steps, and within ±1 step of them "
-           "(the kernel-3 input convs let step e-1 already hold event e), with the share uniform attention would "
+           "(a kernel-3 input conv lets step e-1 already hold event e), with the share uniform attention would "
            "give; validation split, heads averaged, mean over layers, rows and seeds:", "",
            "| map | on events (uniform) | lift | within ±1 step (uniform) | lift |", "|---|---|---|---|---|"]
     out += [f"| {name} | {f['event_mass']:.3f} ({f['event_uniform']:.3f}) | {f['event_lift']:.2f}× "
@@ -154,10 +153,11 @@ def _settings_lines(report: dict) -> list[str]:
         "Settings:", "",
         f"- data: synthetic preset `{st['preset']}`, one dataset per seed ({g['n_train']}/{g['n_valid']}/{g['n_test']} "
         f"train/valid/test, lengths text {g['text_len']}, audio {g['audio_len']}, vision {g['vision_len']}); knobs: {knobs}",
-        f"- teacher: d_model {t['d_model']}, {t['heads']} heads, {t['layers']} layers, "
-        f"{st['teacher_train']['epochs']} epochs, lr {st['teacher_train']['lr']:g}",
-        f"- students: configuration {s['config']} ({s['align']}), d_model {s['d_model']}, {s['heads']} heads, "
-        f"{s['layers']} layers, {tr['epochs']} epochs, batch {tr['batch_size']}, lr {tr['lr']:g}",
+        f"- teacher: d_model {t['d_model']}, {t['heads']} heads, {t['layers']} layers, input conv kernel "
+        f"{t.get('conv_kernel', 3)}, {st['teacher_train']['epochs']} epochs, lr {st['teacher_train']['lr']:g}",
+        f"- students: configuration {s['config']} ({s['align']}, proxies downsampled by {s.get('downsample')}), "
+        f"d_model {s['d_model']}, {s['heads']} heads, {s['layers']} layers, input conv kernel "
+        f"{s.get('conv_kernel', 3)}, {tr['epochs']} epochs, batch {tr['batch_size']}, lr {tr['lr']:g}",
         f"- labelled fraction {tr['labelled_fraction']:g}: the students' task loss sees {st['labelled']} of "
         f"{st['n_train']} training labels (the same subset for both); the distillation term runs on all {st['n_train']}",
         f"- distillation: {st['distill'].get('method')}, {_pairs_text(st['pairs'])}; α = {st['loss']['alpha']:g}, "

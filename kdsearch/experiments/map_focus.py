@@ -1,10 +1,10 @@
 """How much attention a few maps put on the planted event steps, exactly and within ±1 step.
 
-`kdsearch diagnose` counts the mass on the exact event steps. Every stream here first goes through
-a kernel-3 'same' Conv1d, so the projected step before an event already holds the event (through
-the conv's right tap), and trained maps often peak there: on the synthetic default the teacher's
-audio-keyed maps put most of their extra mass on step e-1, not on e. The window measure counts
-{e-1, e, e+1}, so a map that found the events one step early is not reported as blind.
+`kdsearch diagnose` counts the mass on the exact event steps. With paper 000's kernel-3 'same'
+input convs, the projected step before an event already holds the event (through the conv's right
+tap), and trained maps often peak there: on the synthetic default, teachers with kernel 3 put most
+of their extra mass on step e-1, not on e (0.6 of mem_A's mass on e-1, 0.03 on e). The window
+measure counts {e-1, e, e+1}, so a map that found the events one step early is not reported blind.
 """
 
 from __future__ import annotations

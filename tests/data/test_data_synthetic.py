@@ -48,9 +48,10 @@ def test_events_are_planted_at_the_same_steps_in_audio_and_vision(small):
     np.testing.assert_array_equal(events, train.extras["audio_events"])  # T_a == T_v
     assert events.shape == (2000, 2) and (np.diff(events, axis=1) > 0).all()
     dirs = _directions(0, resolve_params("small"))
-    # audio spikes reveal the events almost surely; the video cue only faintly (chance 2/32)
+    # audio spikes reveal the events almost surely; the video cue most of them, not all (chance 2/32):
+    # findable by a student told where to look, not a giveaway
     assert event_hit_rate(train.audio, events, dirs["audio_spike"]) > 0.95
-    assert 0.1 < event_hit_rate(train.vision, events, dirs["cue"]) < 0.5
+    assert 0.6 < event_hit_rate(train.vision, events, dirs["cue"]) < 0.95
 
 
 def test_text_reveals_the_label_video_only_at_the_events(small):

@@ -33,7 +33,7 @@ def test_one_seed_end_to_end_then_teacher_reused(cache_dir):
     assert report["seeds"] == [0] and row["teacher_reused"] is False
     # The space's scarce-label setting: 15% of 64 training labels, the same count for both students.
     assert row["no_kd"]["labelled"] == row["kd"]["labelled"] == round(0.15 * 64)
-    assert row["pairs"] == {"V<-L": "A<-L"}
+    assert row["pairs"] == {"V<-A": "mem_A", "V<-V": "mem_A", "V<-L": "A<-L"}
     for model in ("teacher", "no_kd", "kd"):
         assert 0.0 <= row[model]["test"]["acc7"] <= 1.0
         summary = report["summary"][model]["acc7"]
@@ -41,10 +41,12 @@ def test_one_seed_end_to_end_then_teacher_reused(cache_dir):
     assert 1 <= row["no_kd"]["epoch"] <= 2 and 1 <= row["kd"]["epoch"] <= 2
     gain = report["gains"]["kd_minus_no_kd"]["acc7"]["mean"]
     assert gain == pytest.approx(row["kd"]["test"]["acc7"] - row["no_kd"]["test"]["acc7"])
-    # Where the maps look: the teacher's A<-L keys are audio (events known), the student's V<-L video.
-    focus = row["teacher"]["focus"]["A<-L"]
-    assert 0.0 < focus["event_mass"] < 1.0 and 0.0 < focus["event_uniform"] < 1.0
-    assert set(row["kd"]["focus"]) == {"V<-L"}
+    # Where the maps look: the teacher's mem_A and A<-L keys are audio steps (events known), every
+    # student map's keys are video steps.
+    assert set(row["teacher"]["focus"]) == {"mem_A", "A<-L"}
+    for focus in row["teacher"]["focus"].values():
+        assert 0.0 < focus["event_mass"] < 1.0 and 0.0 < focus["event_uniform"] < focus["window_uniform"] < 1.0
+    assert set(row["kd"]["focus"]) == set(row["no_kd"]["focus"]) == {"V<-A", "V<-V", "V<-L"}
     assert (cache_dir / "data" / "kd-gain").is_dir()
 
     again = run_kd_gain(tiny())
@@ -59,7 +61,8 @@ def test_command_writes_markdown_and_json(cache_dir, tmp_path, capsys):
     text = out.read_text()
     assert "| model | test acc7 | test F1 (weighted) | epoch chosen |" in text
     assert "no KD (β = 0), 10 labels" in text and "EDAM (β = 3, t = 1)" in text
-    assert "student V<-L ← teacher A<-L" in text and "labelled fraction 0.15" in text
+    assert "student V<-A ← teacher mem_A" in text and "labelled fraction 0.15" in text
+    assert text.count("| teacher mem_A (distilled) |") == 1  # distilled into two student maps, shown once
     data = json.loads(out.with_suffix(".json").read_text())
     assert data["seeds"] == [1] and data["settings"]["labelled"] == 10
     assert data["settings"]["generator"]["n_train"] == 64
@@ -93,7 +96,7 @@ def test_spread_and_verdicts():
 
 
 def test_markdown_states_a_loss_honestly():
-    row = {"seed": 0, "pairs": {"V<-L": "A<-L"}, "seconds": 1.0,
+    row = {"seed": 0, "pairs": {"V<-A": "mem_A"}, "seconds": 1.0,
            "teacher": {"epoch": 3, "test": {"acc7": 0.5, "f1": 0.5}, "focus": {}},
            "no_kd": {"epoch": 2, "test": {"acc7": 0.2, "f1": 0.2}, "focus": {}, "labelled": 10},
            "kd": {"epoch": 2, "test": {"acc7": 0.15, "f1": 0.1}, "focus": {}, "labelled": 10}}
