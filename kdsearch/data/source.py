@@ -1,7 +1,9 @@
 """Where a space's data comes from: a dataset file, or the embedded synthetic generator.
 
 ``data: {synthetic: small, seed: 0}`` generates the preset once into the cache
-(``$KDSEARCH_CACHE/data/synthetic-small-seed0.h5``) and reuses it afterwards;
+(``$KDSEARCH_CACHE/data/synthetic-small-seed0-<hash>.h5``) and reuses it afterwards; the hash
+covers the preset's generator settings, so a kdsearch whose generator changed never reuses a
+file made by an older one;
 ``data: {path: mosei.h5}`` reads a file written by ``kdsearch data import``/``synth``.
 """
 
@@ -30,13 +32,24 @@ def dataset_path(data_cfg: dict, *, create: bool = True, console=None) -> Path:
 
     if preset not in PRESETS:
         raise SpaceError(f"unknown synthetic preset {preset!r}; presets: {', '.join(PRESETS)}", field="data.synthetic")
-    path = _cache_root() / "data" / f"synthetic-{preset}-seed{int(data_cfg.get('seed', 0))}.h5"
+    path = _cache_root() / "data" / f"synthetic-{preset}-seed{int(data_cfg.get('seed', 0))}-{_settings_hash(preset)}.h5"
     if create and not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         if console is not None:
             console.print(f"Generating synthetic dataset '{preset}' (seed {data_cfg.get('seed', 0)}) -> {path}")
         generate(str(path), preset=preset, seed=int(data_cfg.get("seed", 0)))
     return path
+
+
+def _settings_hash(preset: str) -> str:
+    import dataclasses
+    import hashlib
+    import json
+
+    from kdsearch.data.synthetic import PRESETS
+
+    settings = json.dumps(dataclasses.asdict(PRESETS[preset]), sort_keys=True, default=str)
+    return hashlib.sha256(settings.encode()).hexdigest()[:10]
 
 
 def dataset_shapes(data_cfg: dict) -> tuple[dict[str, int], dict[str, int]]:

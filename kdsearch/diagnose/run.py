@@ -47,15 +47,15 @@ def _strip_prefix(state: dict, prefix: str) -> dict:
 
 
 def build_teacher_from_blob(blob: dict, path: str):
-    """The MulT teacher a cached checkpoint describes, weights loaded, in eval mode."""
-    from kdsearch.models.build import build_teacher
+    """The teacher (MulT or DMD) a cached checkpoint describes, weights loaded, in eval mode."""
+    from kdsearch.models.teachers import build_any_teacher
 
     missing = [k for k in ("state_dict", "config", "dims", "lengths", "n_out") if k not in blob]
     if missing:
         raise UserError(f"not a kdsearch teacher checkpoint (missing {', '.join(missing)})", file=path)
-    if blob.get("arch", "mult") != "mult":
-        raise UserError(f"unsupported teacher arch {blob['arch']!r} (only 'mult')", file=path, field="arch")
-    teacher = build_teacher(blob["config"], dims=blob["dims"], lengths=blob["lengths"], n_out=blob["n_out"])
+    # The cache stores `arch` both beside the config and (since DMD teachers) inside it.
+    config = {"arch": blob.get("arch", "mult"), **blob["config"]}
+    teacher = build_any_teacher(config, dims=blob["dims"], lengths=blob["lengths"], n_out=blob["n_out"])
     _load_weights(teacher, blob["state_dict"], path)
     return teacher.eval()
 

@@ -115,16 +115,20 @@ def _check_searched_values(space: "Space") -> None:
     categorical choice, and both ends of a numeric range in the parameter's type (so a float
     search of an integer setting, or a range reaching batch size 0, fails here, not in a trial).
     Numeric model and loss options are built at both ends, with the space's fixed config."""
+    from kdsearch.search.rows import ROW_PARAM
+
+    # A space with rows has no config without one: other parameters are checked on the first.
+    some_row = {ROW_PARAM: next(iter(space.rows))} if space.rows else {}
     for path, spec in space.params.items():
         numeric = spec.type != "categorical"
         cast = float if spec.type == "float" else int
         for value in (cast(spec.low), cast(spec.high)) if numeric else spec.choices:
-            cfg = space.trial_config({path: value})
+            cfg = space.trial_config({**some_row, path: value})
             try:
                 _check_values(cfg, space.file)
                 if numeric and path.startswith(("student.", "distill.")) and cfg["kind"] != "dmd":
                     _check_method(cfg, space.file)
-                    _check_pairs(cfg, cfg["distill"]["method"])
+                    _check_pairs(cfg, cfg["distill"]["method"], space=space)
             except UserError as exc:
                 raise SpaceError(f"value {value!r}: {exc.problem}", file=space.file, field=f"params.{path}") from None
             except (ValueError, TypeError) as exc:
@@ -134,14 +138,24 @@ def _check_searched_values(space: "Space") -> None:
 def _check_dmd(space: "Space") -> None:
     """Build the DMD objective of every categorical combination once: bad keys/values named."""
     from kdsearch.search.combos import categorical_configs
-    from kdsearch.train.dmd_objective import build_dmd_objective
+    from kdsearch.search.model_memory import BYTES_TRAINED, on_meta, parameter_count, refuse_if_too_big
+    from kdsearch.train.dmd_objective import DMD_DEFAULTS, build_dmd_objective
     from kdsearch.train.experiment import data_shapes
     from kdsearch.train.tasks import get_task
 
     for cfg in categorical_configs(space):
         dims, lengths = data_shapes(cfg)
+        task = get_task(cfg["task"])
+
+        def size_of(model_cfg: dict) -> int:
+            return parameter_count(build_dmd_objective(model_cfg, dims=dims, lengths=lengths, task=task))
+
         try:
-            build_dmd_objective(cfg["model"], dims=dims, lengths=lengths, task=get_task(cfg["task"]))
+            with on_meta(file=space.file, field="model"):
+                params = size_of(cfg["model"])
+            refuse_if_too_big(need=BYTES_TRAINED * params, params=params, what="the model",
+                              gpus_per_trial=space.resources["gpus_per_trial"], section="model",
+                              cfg=cfg["model"], defaults=DMD_DEFAULTS, size_of=size_of, searched=space.params)
         except UserError as exc:
             raise SpaceError(exc.problem, file=space.file, field=exc.field or "model") from None
         except (ValueError, TypeError) as exc:
@@ -285,7 +299,7 @@ def _check_distill(space: "Space") -> None:
             continue
         checked.add(key)
         try:
-            _check_pairs(cfg, method)
+            _check_pairs(cfg, method, space=space)
         except DataError:
             raise  # the dataset file is at fault, and its message names it
         except UserError as exc:
@@ -327,7 +341,45 @@ def _check_options_used(space: "Space", configs: list[dict]) -> None:
                                  f"of {', '.join(takers)}", file=space.file, field=f"distill.{key}")
 
 
-def _check_pairs(cfg: dict, method: str) -> None:
+def _check_pairs(cfg: dict, method: str, space: "Space | None" = None) -> None:
+    """Build the models and the loss of `cfg` on the meta device (sizes, no storage), check
+    the pairs and what the loss can align, then that training them fits in memory."""
+    from kdsearch.search.model_memory import on_meta
+
+    with on_meta(file=None, field="student"):
+        teacher, student, loss = _bind_pairs(cfg, method)
+    _check_fits(cfg, teacher, student, loss, space)
+
+
+def _check_fits(cfg: dict, teacher, student, loss, space: "Space | None") -> None:
+    """Peak training memory of a trial: the teacher trained alone, or frozen beside the student
+    and the loss's heads; the bigger of the two phases names its model as the culprit."""
+    from kdsearch.models.build import STUDENT_DEFAULTS, build_student
+    from kdsearch.models.teachers import build_any_teacher, split_arch, teacher_defaults
+    from kdsearch.search.model_memory import BYTES_FROZEN, BYTES_TRAINED, parameter_count, refuse_if_too_big
+    from kdsearch.train.experiment import data_shapes
+
+    n_teacher, n_student = parameter_count(teacher), parameter_count(student, loss)
+    teacher_phase, distill_phase = BYTES_TRAINED * n_teacher, BYTES_FROZEN * n_teacher + BYTES_TRAINED * n_student
+    dims, lengths = data_shapes(cfg)
+    n_out = get_task(cfg["task"]).n_out
+    if teacher_phase >= distill_phase:
+        section, params, defaults = "teacher", n_teacher, teacher_defaults(split_arch(cfg["teacher"])[0])
+
+        def size_of(c: dict) -> int:
+            return parameter_count(build_any_teacher(c, dims=dims, lengths=lengths, n_out=n_out))
+    else:
+        section, params, defaults = "student", n_student, STUDENT_DEFAULTS
+
+        def size_of(c: dict) -> int:
+            return parameter_count(build_student(c, dims=dims, lengths=lengths, n_out=n_out))
+    refuse_if_too_big(need=max(teacher_phase, distill_phase), params=params, what=f"the {section}",
+                      gpus_per_trial=space.resources["gpus_per_trial"] if space else 0.0, section=section,
+                      cfg=cfg[section], defaults=defaults, size_of=size_of, searched=space.params if space else ())
+
+
+def _bind_pairs(cfg: dict, method: str):
+    """(teacher, student, loss) of `cfg`, the loss bound to the models as a trial binds it."""
     from kdsearch.distill import build_loss
     from kdsearch.models.options import InvalidOption
     from kdsearch.train.experiment import build_models, default_pairs

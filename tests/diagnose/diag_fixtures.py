@@ -26,7 +26,7 @@ def tiny_run(tmp_path):
     torch.manual_seed(0)
     teacher = build_teacher(TEACHER_CFG, dims=DIMS, lengths=LENGTHS, n_out=7)
     teacher_path = tmp_path / "cache" / "teachers" / "abc123" / "teacher.pt"
-    save_teacher_blob({"state_dict": teacher.state_dict(), "arch": "mult", "config": dict(TEACHER_CFG),
+    save_teacher_blob({"state_dict": teacher.state_dict(), "arch": "mult", "config": {"arch": "mult", **TEACHER_CFG},
                        "dims": DIMS, "lengths": LENGTHS, "n_out": 7, "task": "classification",
                        "val_metrics": {"val_acc7": 0.5}}, teacher_path)
     student = build_student(STUDENT_CFG, dims=DIMS, lengths=LENGTHS, n_out=7)
