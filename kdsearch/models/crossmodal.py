@@ -145,3 +145,20 @@ class CrossModalBody(nn.Module):
             finals = [outputs[n] for n in self.pairs]
         pooled = torch.cat([seq[:, -1] for seq in finals], dim=-1)  # last time step, as MulT
         return pooled, scores, masks, post
+
+
+class HasCrossModalBody(nn.Module):
+    """A model whose attention maps live in `self.body` (a `CrossModalBody`): teacher, student
+    and DMD all name their maps, and give their sizes, the same way, so the losses and
+    `kdsearch diagnose` can ask any of them."""
+
+    body: CrossModalBody
+
+    @property
+    def pair_names(self) -> tuple[str, ...]:
+        """Names of every encoder: cross pairs, then "mem_X" stages."""
+        return self.body.names
+
+    def map_shape(self, pair: str) -> tuple[int, int]:
+        """(T_q, T_k) of the attention maps of `pair`."""
+        return self.body.map_shape(pair)

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdsearch.models.crossmodal import MODALITIES, CrossModalBody
+from kdsearch.models.crossmodal import MODALITIES, CrossModalBody, HasCrossModalBody
 from kdsearch.models.dmd_encoders import BottleneckHead, DecoupledFeatures, Decoupling, STREAMS, projected_length
 from kdsearch.models.dmd_fusion import AdaptiveFusion
 from kdsearch.models.encoder import TransformerEncoder
@@ -74,7 +74,7 @@ class DMDOutput:
                            attn_scores=self.attn_scores, attn_mask=self.attn_mask, post_attention=self.post_attention)
 
 
-class DMD(nn.Module):
+class DMD(HasCrossModalBody):
     """The DMD network (paper 003), defaults from the code's MOSEI config (METHODS §5.5).
 
     Args:
@@ -149,14 +149,6 @@ class DMD(nn.Module):
         self.fusion = AdaptiveFusion(streams=MODALITIES, hetero_dim=2 * d_model, common_dim=3 * d_model,
                                      n_out=n_out, dropout=output_dropout, mode=fusion)
 
-    @property
-    def pair_names(self) -> tuple[str, ...]:
-        """Names of the heterogeneous encoders: six cross pairs, then "mem_L", "mem_A", "mem_V"."""
-        return self.body.names
-
-    def map_shape(self, pair: str) -> tuple[int, int]:
-        """(T_q, T_k) of the attention maps of `pair` (the projected lengths T')."""
-        return self.body.map_shape(pair)
 
     def forward_all(
         self,

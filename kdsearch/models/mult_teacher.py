@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdsearch.models.crossmodal import CrossModalBody
+from kdsearch.models.crossmodal import CrossModalBody, HasCrossModalBody
 from kdsearch.models.head import ResidualHead
 from kdsearch.models.options import check_choice, check_dropouts, check_sizes
 from kdsearch.models.output import ModelOutput
@@ -33,7 +33,7 @@ def temporal_projection(in_dim: int, d_model: int, kernel: int) -> nn.Conv1d:
     return nn.Conv1d(in_dim, d_model, kernel, padding="same", bias=False)
 
 
-class MulTTeacher(nn.Module):
+class MulTTeacher(HasCrossModalBody):
     """Multimodal Transformer (MulT) teacher, complete or one branch.
 
     Unlike MulT's --vonly/--aonly/--lonly modes, a branch builds only the encoders it uses
@@ -88,14 +88,6 @@ class MulTTeacher(nn.Module):
             res_dropout=res_dropout, embed_dropout=embed_dropout)
         self.head = ResidualHead(self.body.out_dim, n_out, out_dropout)
 
-    @property
-    def pair_names(self) -> tuple[str, ...]:
-        """Names of every encoder: cross pairs, then "mem_X" stages."""
-        return self.body.names
-
-    def map_shape(self, pair: str) -> tuple[int, int]:
-        """(T_q, T_k) of the attention maps of `pair`."""
-        return self.body.map_shape(pair)
 
     def forward(
         self,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kdsearch.models.crossmodal import CrossModalBody
+from kdsearch.models.crossmodal import CrossModalBody, HasCrossModalBody
 from kdsearch.models.head import ResidualHead
 from kdsearch.models.mult_teacher import BRANCH_PAIRS, temporal_projection
 from kdsearch.models.options import InvalidOption, check_choice, check_dropouts, check_sizes
@@ -67,7 +67,7 @@ def proxy_projection(in_dim: int, d_model: int, *, t_in: int, t_out: int, kernel
     return nn.Conv1d(in_dim, d_model, t_in - t_out + 1, bias=False)
 
 
-class VideoStudent(nn.Module):
+class VideoStudent(HasCrossModalBody):
     """Video-only student (paper 000), one of five configurations.
 
     Args:
@@ -131,14 +131,6 @@ class VideoStudent(nn.Module):
             embed_dropout=embed_dropout)
         self.head = ResidualHead(self.body.out_dim, n_out, out_dropout)
 
-    @property
-    def pair_names(self) -> tuple[str, ...]:
-        """Names of every encoder of this configuration."""
-        return self.body.names
-
-    def map_shape(self, pair: str) -> tuple[int, int]:
-        """(T_q, T_k) of the attention maps of `pair`."""
-        return self.body.map_shape(pair)
 
     def forward(
         self,
