@@ -168,7 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data) if args.data else dataset_path({"synthetic": args.preset, "seed": 0})
     size_gib = os.path.getsize(data) / 2**30
     print(f"dataset {data} ({size_gib:.2f} GiB on disk); work folder {work}")
-    rows = [measure(data, n, args.seconds, work) for n in args.trials]
+    rows = []
+    for n in args.trials:
+        rows.append(measure(data, n, args.seconds, work))
+        print(json.dumps(rows[-1]), flush=True)
     print(f"\n| concurrent trials | per-worker RSS MiB | per-worker PSS MiB | per-worker USS (private) MiB |")
     print("|---|---|---|---|")
     for row in rows:

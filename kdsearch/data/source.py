@@ -71,8 +71,8 @@ def dataset_shapes(data_cfg: dict) -> tuple[dict[str, int], dict[str, int]]:
     return ({m: shapes[m][2] for m in MODALITIES}, {m: shapes[m][1] for m in MODALITIES})
 
 
-def load_for_search(data_cfg: dict, console=None):
-    """Resolve, (generate,) load and validate the dataset a search trains on."""
+def load_for_search(data_cfg: dict, console=None, splits: tuple[str, ...] = SPLITS):
+    """Resolve, (generate,) load and validate the dataset a search trains on (`splits` of it)."""
     from kdsearch.data.layout import load_dataset
 
-    return load_dataset(str(dataset_path(data_cfg, console=console)))
+    return load_dataset(str(dataset_path(data_cfg, console=console)), splits=splits)

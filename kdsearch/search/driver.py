@@ -90,7 +90,8 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     # corrupt dataset leaves no results folder behind.
     plan = plan_resources(space, opts)
     results_name(space, opts)
-    dataset = load_for_search(space.config["data"], console=console)
+    # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
+    dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
     name, folder = results_dir_for(space, opts)
     if not opts.resume:
         record = {**_space_record(space), "storage": opts.storage}
@@ -101,7 +102,7 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
 
     import ray
 
-    _start_ray(plan, opts)
+    _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
     try:
         plan = plan.checked_against(ray.cluster_resources())
         console.print(plan.describe())
@@ -135,8 +136,10 @@ def _quiet_ray_env() -> None:
     logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)
 
 
-def _start_ray(plan: ResourcePlan, opts: RunOptions) -> None:
+def _start_ray(plan: ResourcePlan, opts: RunOptions, payload_bytes: int = 0) -> None:
     import ray
+
+    from kdsearch.search.object_store import object_store_bytes
 
     if ray.is_initialized():
         return
@@ -145,7 +148,10 @@ def _start_ray(plan: ResourcePlan, opts: RunOptions) -> None:
     if opts.address:
         ray.init(address=opts.address, **common)
     else:
-        ray.init(num_cpus=plan.cpus, num_gpus=plan.gpus, **common)
+        # The dataset is one object every trial reads: the store must hold it whole.
+        store = object_store_bytes(payload_bytes)
+        ray.init(num_cpus=plan.cpus, num_gpus=plan.gpus, **({"object_store_memory": store} if store else {}),
+                 **common)
 
 
 def _local_cuda() -> bool:
