@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console, Group, RenderableType
@@ -17,8 +18,9 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from kdsearch.errors import UserError
 from kdsearch.results.events import RecordingCallback
-from kdsearch.results.store import read_results
+from kdsearch.results.store import TRIALS_FILE, covered_epochs, read_results
 from kdsearch.results.table import (
     best_trial, budget_used, fmt_metric, render_leaderboard, summary_line,
 )
@@ -38,13 +40,18 @@ class LiveLeaderboard(RecordingCallback):
         refresh_per_second: most redraws per second of the live table.
         summary_every_s: seconds between summary lines when not on a terminal.
         top: rows shown in the live and final tables.
+        results_dir: the search's `results/<name>`: on `--resume` the view takes back the rows
+            already written there, as `ResultsWriter` does, so it shows the whole search and
+            not only the trials run since the restart.
     """
 
     def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
                  num_samples: int, rungs: Sequence[int] | None = None,
                  console: Console | None = None, refresh_per_second: float = 4,
-                 summary_every_s: float = 5.0, top: int = 15, objectives: Sequence[dict] | None = None):
+                 summary_every_s: float = 5.0, top: int = 15, objectives: Sequence[dict] | None = None,
+                 results_dir: str | os.PathLike | None = None):
         super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
+        self.results_dir = None if results_dir is None else str(Path(results_dir).absolute())
         self.objectives = list(objectives or [])
         self.num_samples = num_samples
         self.rungs = sorted(rungs) if rungs else None
@@ -66,6 +73,7 @@ class LiveLeaderboard(RecordingCallback):
 
     # ------------------------------------------------------------ callback
     def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
+        self._reconcile = self._load_written_rows()
         if self.console is None:
             self.console = Console()
         if self.console.is_terminal:
@@ -73,6 +81,31 @@ class LiveLeaderboard(RecordingCallback):
             self._live = Live(self._renderable(), console=self.console, auto_refresh=False,
                               transient=True, redirect_stdout=True, redirect_stderr=True)
             self._live.start()
+
+    def _load_written_rows(self) -> bool:
+        """Takes back the rows a resumed search already wrote; True when there were some.
+
+        Tune restores this callback from the copy it pickled when the search began (empty), so
+        without this the view after `--resume` would show only the trials run since.
+        """
+        folder = getattr(self, "results_dir", None)  # a board pickled by an older kdsearch has none
+        if folder is None or not (Path(folder) / TRIALS_FILE).exists() or self.records.trials:
+            return False
+        try:
+            _, trials, epochs = read_results(folder)
+        except UserError:
+            return False  # a display: ResultsWriter reports a broken folder, the view starts empty
+        self.records.load(trials, covered_epochs(trials, epochs))
+        self._bump()
+        return not trials.empty
+
+    def on_step_begin(self, iteration: int, trials: list, **info):
+        if getattr(self, "_reconcile", False):
+            # As in ResultsWriter: rows of trials the restored Tune does not know (they started
+            # after its last snapshot) are replaced by new samples, so they go.
+            self.records.forget_unknown({t.trial_id for t in trials})
+            self._reconcile = False
+            self._bump()
 
     def _changed(self, *, final: bool) -> None:
         now = time.monotonic()

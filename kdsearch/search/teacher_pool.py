@@ -96,6 +96,53 @@ def teachers_for_space(space, dataset, *, console=None, device: str = "cpu") -> 
     return pool, reused
 
 
+# The last teacher this worker process got, by object ref: with `reuse_actors` one process runs
+# trial after trial with the same teacher and need not deserialize its weights again. One entry
+# keeps a long-lived worker's memory bounded when a space searches several teachers. Trials only
+# read the blob (`load_state_dict` copies the weights), so sharing it between them is safe.
+_LAST_TEACHER: dict[str, dict] = {}
+
+
+def fetch_teacher(ref) -> tuple[dict, int | None]:
+    """In a trial: the teacher blob behind `ref`, and whether getting it copied it to this node.
+
+    Returns:
+        (blob, fetched): fetched is 1 when this node held no copy of the object before (Ray
+        pulled it over the network for this trial), 0 when it already held one (the driver put
+        it here, or an earlier trial pulled it), None when Ray could not tell. Trials record it
+        (`teacher_fetched` in epochs.parquet), which shows each node pulled each teacher once.
+    """
+    import ray
+
+    key = ref.hex()
+    if key in _LAST_TEACHER:
+        return _LAST_TEACHER[key], 0
+    fetched = _fetched_to_this_node(ref)
+    blob = ray.get(ref)
+    _LAST_TEACHER.clear()
+    _LAST_TEACHER[key] = blob
+    return blob, fetched
+
+
+def _fetched_to_this_node(ref) -> int | None:
+    """1 when no copy of `ref` is on this node yet, 0 when one is, None when unknown.
+
+    Asks the object's owner (the driver) where copies are. `ray.put` objects live in the
+    plasma store, so a known object has at least its primary copy listed; an empty list means
+    the owner could not say.
+    """
+    import ray
+    from ray.experimental import get_object_locations
+
+    try:
+        where = get_object_locations([ref], timeout_ms=10_000).get(ref)
+    except Exception:  # noqa: BLE001 - an observation only: never fail a trial over it
+        return None
+    if not where or not where.get("node_ids"):
+        return None
+    return 0 if ray.get_runtime_context().get_node_id() in where["node_ids"] else 1
+
+
 def _beta_searched(space) -> bool:
     return "loss.beta" in space.params
 

@@ -108,7 +108,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     from ray import tune
 
     from kdsearch.models.build import count_parameters
-    from kdsearch.search.teacher_pool import teacher_key
+    from kdsearch.search.teacher_pool import fetch_teacher, teacher_key
 
     # Several trials share a machine: each uses only the CPUs it holds (thread oversubscription
     # made packed trials slower than one trial alone).
@@ -116,12 +116,16 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     exp = with_overrides(base, config)
     device = pick_device()
     dmd = exp.get("kind") == "dmd"
-    teacher = ray.get(teachers[teacher_key(exp, fingerprint)]) if teachers and not dmd else _shapes_only(data)
+    teacher, fetched = _shapes_only(data), None
+    if teachers and not dmd:
+        teacher, fetched = fetch_teacher(teachers[teacher_key(exp, fingerprint)])
     trainer, train, valid, student = build_run(exp, data, teacher, device)
     labelled = train.n if train.labelled is None else int(train.labelled.sum())
     extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
              "seed": exp["train"]["seed"], "labelled": labelled,
              "node_id": ray.get_runtime_context().get_node_id(), "device": device.type}
+    if fetched is not None:  # 1: this trial pulled the teacher onto its node; 0: the node had it
+        extra["teacher_fetched"] = fetched
 
     # Every epoch's reported metrics travel in the checkpoint: a driver killed after Tune saved
     # a checkpoint but before the results files caught up gets the missing epoch rows back from

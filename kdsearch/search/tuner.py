@@ -110,7 +110,7 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
                       tune_dir=str(folder / TUNE_DIR)),  # backs up Tune's state (local runs only)
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console,
-                        objectives=space.search["objectives"]),
+                        objectives=space.search["objectives"], results_dir=str(folder)),
     ]
 
 

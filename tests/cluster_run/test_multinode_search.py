@@ -1,7 +1,9 @@
 """A real multi-node Ray cluster on one machine: a head and two worker nodes with logical GPUs.
 
-Trials land on both worker nodes (node ids recorded per trial); removing one worker mid-search
-leaves the search to finish on the other, its interrupted trials resumed from their checkpoints.
+Trials land on both worker nodes (node ids recorded per trial); each node pulls the teacher
+object once (trials record whether their node already held a copy); removing one worker
+mid-search leaves the search to finish on the other, its interrupted trials resumed from their
+checkpoints.
 """
 
 import threading
@@ -74,3 +76,8 @@ def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, 
     assert (trials["epochs"] == 4).all()
     # At least one trial was interrupted by the node loss and resumed from its checkpoint.
     assert "resumed_from_epoch" in epochs.columns and epochs["resumed_from_epoch"].notna().any()
+    # Each worker node pulled the teacher object once: its first trial found no copy there, every
+    # later one (a new process or a reused one, a resumed trial included) found the copy in place.
+    assert epochs["teacher_fetched"].notna().all()
+    ran = epochs.dropna(subset=["node_id"]).groupby(["node_id", "trial_id"])["teacher_fetched"].max()
+    assert ran.groupby("node_id").sum().to_dict() == {node: 1 for node in ran.index.unique("node_id")}, ran

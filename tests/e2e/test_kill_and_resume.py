@@ -54,6 +54,8 @@ def test_sigkill_then_resume_finishes_without_rerunning(tmp_path):
     resumed = subprocess.run([*cmd, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # The live leaderboard took back the rows of before the kill: it ends counting all 8.
+    assert "8/8 trials · running 0" in resumed.stdout, resumed.stdout[-3000:]
     trials = pq.read_table(results / "trials.parquet").to_pandas()
     epochs = pq.read_table(results / "epochs.parquet").to_pandas()
     assert len(trials) == 8 and set(trials.status) <= {"done", "stopped"}
