@@ -135,7 +135,7 @@ def _focus_lines(report: dict) -> list[str]:
     if not rows:
         return []
     out = ["Where the distilled maps look: attention mass on the planted event steps, and within ±1 step of them "
-           "(a kernel-3 input conv lets step e-1 already hold event e), with the share uniform attention would "
+           "(with a kernel-3 input conv, step e-1 already holds event e), with the share uniform attention would "
            "give; validation split, heads averaged, mean over layers, rows and seeds:", "",
            "| map | on events (uniform) | lift | within ±1 step (uniform) | lift |", "|---|---|---|---|---|"]
     out += [f"| {name} | {f['event_mass']:.3f} ({f['event_uniform']:.3f}) | {f['event_lift']:.2f}× "
