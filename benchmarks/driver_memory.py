@@ -9,6 +9,11 @@ prints a table and the fitted growth per trial, and writes everything to JSON.
     .venv/bin/python benchmarks/driver_memory.py                     # 200 trials, kdsearch's setup
     .venv/bin/python benchmarks/driver_memory.py --ray-loggers       # Tune's own loggers back on
     .venv/bin/python benchmarks/driver_memory.py --trials 50 --out /tmp/mem.json
+    .venv/bin/python benchmarks/driver_memory.py --tracemalloc 50   # who holds the growth (slower)
+
+With --tracemalloc N, Python allocations are traced and the snapshot taken after trial N is
+compared with the one at the end: the lines (with their callers) whose live memory grew most
+are printed, i.e. what the driver keeps per trial.
 
 Minutes of CPU time: not part of the test suite.
 """
@@ -28,6 +33,8 @@ from pathlib import Path
 import yaml
 
 SAMPLES: list[dict] = []  # module-level: Tune may copy the callback, the list stays shared
+SNAPSHOTS: dict = {}  # trial count -> tracemalloc snapshot (with --tracemalloc)
+TRACE_AT: list[int] = []
 
 
 def rss_mib() -> float:
@@ -50,6 +57,12 @@ def make_probe():
         def _ended(self):
             SAMPLES.append({"ended": SAMPLES[-1]["ended"] + 1 if SAMPLES else 1, "rss_mib": rss_mib(),
                             "t": time.time()})
+            if SAMPLES[-1]["ended"] in TRACE_AT:
+                import gc
+                import tracemalloc
+
+                gc.collect()  # count what is kept, not garbage waiting for a cycle collection
+                SNAPSHOTS[SAMPLES[-1]["ended"]] = tracemalloc.take_snapshot()
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             self._ended()
@@ -98,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-loggers", action="store_true", help="turn Tune's JSON/CSV/TBX loggers back on")
     parser.add_argument("--out", default="driver_memory.json")
     parser.add_argument("--keep", action="store_true", help="keep the search's results folder (in a temp dir)")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                        help="trace allocations; diff the snapshot after trial N against the last trial's")
     args = parser.parse_args(argv)
+    if args.tracemalloc:
+        TRACE_AT.extend([args.tracemalloc, args.trials])
 
     if args.ray_loggers:
         os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"  # run_search only sets a default
@@ -118,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     original = tuner_module.build_callbacks
     tuner_module.build_callbacks = lambda *a, **k: [*original(*a, **k), make_probe()]
     started_rss = rss_mib()
+    if args.tracemalloc:  # only now: tracing imports and validation would take minutes
+        import tracemalloc
+
+        tracemalloc.start(10)
     with open(os.devnull, "w") as quiet:
         outcome = run_search(space, RunOptions(name="memory", cpus=args.cpus, results_root=str(work / "results")),
                              Console(file=quiet, width=160))
@@ -140,9 +161,29 @@ def main(argv: list[str] | None = None) -> int:
               "rss_before_search_mib": started_rss, "samples": SAMPLES, "slope_kib_per_trial": slope,
               "wall_s": outcome.wall_s, "python": sys.version.split()[0], "machine": platform.machine(),
               "cpus": os.cpu_count()}
+    if len(SNAPSHOTS) == 2:
+        report["tracemalloc"] = print_growth(SNAPSHOTS[args.tracemalloc], SNAPSHOTS[args.trials],
+                                             args.trials - args.tracemalloc)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")
     return 0
+
+
+def print_growth(before, after, trials: int, top: int = 15) -> list[dict]:
+    """The allocation sites (innermost kdsearch/ray/optuna frames shown) that grew most."""
+    import tracemalloc
+
+    keep = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen *>")]
+    stats = after.filter_traces(keep).compare_to(before.filter_traces(keep), "traceback")
+    total = sum(s.size_diff for s in stats)
+    print(f"\ntracemalloc: live Python memory grew {total / 1024:.0f} KiB over {trials} trials "
+          f"({total / 1024 / max(trials, 1):.1f} KiB per trial); top sites:")
+    rows = []
+    for stat in stats[:top]:
+        frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
+        print(f"{stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  " + " <- ".join(frames[-4:][::-1]))
+        rows.append({"kib": stat.size_diff / 1024, "blocks": stat.count_diff, "traceback": frames})
+    return rows
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from kdsearch.diagnose.stats import probabilities
 from kdsearch.errors import DataError, UserError
 
 STUDENT_BLOB_KEYS = ("state_dict", "config")
+TEACHER_ARCHS = ("mult", "dmd")
 
 
 @dataclass
@@ -53,8 +54,12 @@ def build_teacher_from_blob(blob: dict, path: str):
     missing = [k for k in ("state_dict", "config", "dims", "lengths", "n_out") if k not in blob]
     if missing:
         raise UserError(f"not a kdsearch teacher checkpoint (missing {', '.join(missing)})", file=path)
+    arch = blob.get("arch", "mult")
+    if arch not in TEACHER_ARCHS:
+        raise UserError(f"unsupported teacher arch {arch!r} (a teacher is {' or '.join(map(repr, TEACHER_ARCHS))})",
+                        file=path, field="arch")
     # The cache stores `arch` both beside the config and (since DMD teachers) inside it.
-    config = {"arch": blob.get("arch", "mult"), **blob["config"]}
+    config = {**blob["config"], "arch": arch}
     teacher = build_any_teacher(config, dims=blob["dims"], lengths=blob["lengths"], n_out=blob["n_out"])
     _load_weights(teacher, blob["state_dict"], path)
     return teacher.eval()

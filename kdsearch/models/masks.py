@@ -18,8 +18,10 @@ def mult_mask_rule(t_q: int, t_k: int) -> torch.Tensor:
     """The (t_q, t_k) bool matrix of MulT's rule, True where attention is allowed (CPU)."""
     if t_q < 1 or t_k < 1:
         raise ValueError(f"attention mask needs positive lengths, got T_q={t_q}, T_k={t_k}")
-    rows = torch.arange(t_q).unsqueeze(1)
-    cols = torch.arange(t_k).unsqueeze(0)
+    # On CPU even inside `with torch.device("meta")` (validation sizes models there): the
+    # all-True test in `fresh_mask` needs real values.
+    rows = torch.arange(t_q, device="cpu").unsqueeze(1)
+    cols = torch.arange(t_k, device="cpu").unsqueeze(0)
     return cols <= rows + abs(t_k - t_q)
 
 

@@ -358,6 +358,7 @@ def _check_fits(cfg: dict, teacher, student, loss, space: "Space | None") -> Non
     from kdsearch.models.teachers import build_any_teacher, split_arch, teacher_defaults
     from kdsearch.search.model_memory import BYTES_FROZEN, BYTES_TRAINED, parameter_count, refuse_if_too_big
     from kdsearch.train.experiment import data_shapes
+    from kdsearch.train.tasks import get_task
 
     n_teacher, n_student = parameter_count(teacher), parameter_count(student, loss)
     teacher_phase, distill_phase = BYTES_TRAINED * n_teacher, BYTES_FROZEN * n_teacher + BYTES_TRAINED * n_student
@@ -412,3 +413,4 @@ def _bind_pairs(cfg: dict, method: str):
                 raise SpaceError(f"map sizes differ: student {s_pair} is {s_shape[0]}x{s_shape[1]}, teacher "
                                  f"{t_pair} is {t_shape[0]}x{t_shape[1]} (use student.align: student_down)",
                                  field="distill.pairs")
+    return teacher, student, loss

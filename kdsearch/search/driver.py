@@ -148,10 +148,15 @@ def _start_ray(plan: ResourcePlan, opts: RunOptions, payload_bytes: int = 0) -> 
     if opts.address:
         ray.init(address=opts.address, **common)
     else:
+        if os.environ.get("RAY_ADDRESS"):  # inside a Ray job: the job's cluster
+            ray.init(address=os.environ["RAY_ADDRESS"], **common)
+            return
         # The dataset is one object every trial reads: the store must hold it whole.
         store = object_store_bytes(payload_bytes)
-        ray.init(num_cpus=plan.cpus, num_gpus=plan.gpus, **({"object_store_memory": store} if store else {}),
-                 **common)
+        # "local": a new Ray of our own, even when another search (or a test's cluster) already
+        # runs on this machine; plain ray.init() would try to join that one.
+        ray.init(address="local", num_cpus=plan.cpus, num_gpus=plan.gpus,
+                 **({"object_store_memory": store} if store else {}), **common)
 
 
 def _local_cuda() -> bool:

@@ -96,6 +96,7 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan):
 def build_callbacks(space: Space, folder: Path, console) -> list:
     from kdsearch.results.leaderboard import LiveLeaderboard
     from kdsearch.results.store import ResultsWriter
+    from kdsearch.search.forget_finished import ForgetFinishedMetrics
 
     searched = list(space.params)
     metric, mode = space.search["metric"], space.search["mode"]
@@ -111,6 +112,8 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console,
                         objectives=space.search["objectives"], results_dir=str(folder)),
+        # Last: the callbacks above see a finished trial's full statistics first.
+        ForgetFinishedMetrics([metric, *(o["metric"] for o in space.search["objectives"])]),
     ]
 
 
