@@ -129,10 +129,15 @@ def measure(data_path: Path, trials: int, seconds: float, work: Path) -> dict:
     driver = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=open(work / f"driver-{trials}.log", "w"),
                               start_new_session=True)
     peaks: dict[int, dict[str, float]] = {}
+    driver_peak = {"rss": 0.0, "pss": 0.0, "uss": 0.0}
     started = None
     try:
         while driver.poll() is None:
             time.sleep(1.0)
+            driver_now = smaps_mib(driver.pid) or {}
+            for key, value in driver_now.items():
+                driver_peak[key] = max(driver_peak[key], value)
+                driver_peak[f"{key}_during_training"] = value  # the last sample: steady state
             for pid in trial_workers(driver.pid):
                 now = smaps_mib(pid)
                 if now is None:
@@ -150,7 +155,7 @@ def measure(data_path: Path, trials: int, seconds: float, work: Path) -> dict:
             driver.wait()
     if len(peaks) < trials:
         raise SystemExit(f"only {len(peaks)} of {trials} trial workers seen: see {work}/driver-{trials}.log")
-    return {"trials": trials, "workers": list(peaks.values()), "sampled_s": seconds}
+    return {"trials": trials, "workers": list(peaks.values()), "driver": driver_peak, "sampled_s": seconds}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,11 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.trials:
         rows.append(measure(data, n, args.seconds, work))
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\n| concurrent trials | per-worker RSS MiB | per-worker PSS MiB | per-worker USS (private) MiB |")
-    print("|---|---|---|---|")
+    print(f"\n| concurrent trials | per-worker RSS MiB | per-worker PSS MiB | per-worker USS (private) MiB | driver USS / RSS MiB |")
+    print("|---|---|---|---|---|")
     for row in rows:
         fmt = lambda key: " / ".join(f"{w[key]:.0f}" for w in row["workers"])  # noqa: E731
-        print(f"| {row['trials']} | {fmt('rss')} | {fmt('pss')} | {fmt('uss')} |")
+        drv = row["driver"]
+        print(f"| {row['trials']} | {fmt('rss')} | {fmt('pss')} | {fmt('uss')} | peak {drv['uss']:.0f} / "
+              f"{drv['rss']:.0f}, training {drv.get('uss_during_training', 0):.0f} / {drv.get('rss_during_training', 0):.0f} |")
     if args.out:
         Path(args.out).write_text(json.dumps({"dataset": str(data), "dataset_gib": size_gib, "rows": rows}, indent=2))
     return 0

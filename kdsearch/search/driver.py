@@ -77,6 +77,7 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
 def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     _quiet_ray_env()
     from kdsearch.data.source import load_for_search
+    from kdsearch.search.shared_data import share_dataset, unshare_dataset
     from kdsearch.search.teacher_pool import teachers_for_space
 
     started = time.perf_counter()
@@ -106,10 +107,12 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     try:
         plan = plan.checked_against(ray.cluster_resources())
         console.print(plan.describe())
+        data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
         teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-        _fit(space, name, folder, dataset, teachers, plan, opts, console)
+        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
     finally:
+        unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
             ray.shutdown()
     return _outcome(name, folder, time.perf_counter() - started, reused, teachers)
@@ -165,13 +168,14 @@ def _local_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _fit(space: Space, name: str, folder: Path, dataset, teachers: dict, plan: ResourcePlan, opts, console):
+def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
+         console):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
         for note in recover_for_resume(folder, tune_local=not opts.storage):
             console.print(f"[yellow]{note}[/]")
-    tuner = build_tuner(space, name, folder, dataset, teachers, plan, opts, console)
+    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
     try:
         return tuner.fit()
     except Exception as exc:

@@ -78,7 +78,7 @@ def _get(cfg: dict, path: str):
     return get_path(cfg, path)
 
 
-def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan):
+def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None):
     import ray
     from ray import tune
 
@@ -88,7 +88,10 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan):
     # one for its config. with_parameters puts the data once too; trials read those numpy arrays
     # zero-copy instead of re-reading files.
     refs = {key: ray.put(blob) for key, blob in teachers.items()}
-    fn = tune.with_parameters(student_trial, base=space.config, data=dataset.to_arrays(), teachers=refs,
+    # `data_ref`: the arrays already in the store (`share_dataset`); with_parameters passes an
+    # ObjectRef through as it is, so they are not copied a second time.
+    data = data_ref if data_ref is not None else dataset.to_arrays()
+    fn = tune.with_parameters(student_trial, base=space.config, data=data, teachers=refs,
                               fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial)
     return tune.with_resources(fn, plan.trial_resources)
 
@@ -129,10 +132,11 @@ def tune_location(folder: Path, name: str, storage: str | None) -> tuple[str, st
     return str(folder.resolve()), TUNE_DIR
 
 
-def build_tuner(space: Space, name: str, folder: Path, dataset, teachers: dict, plan: ResourcePlan, opts, console):
+def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
+                console):
     from ray import tune
 
-    trainable = build_trainable(space, dataset, teachers, plan)
+    trainable = build_trainable(space, dataset, teachers, plan, data_ref)
     storage, exp_name = tune_location(folder, name, opts.storage)
     if opts.resume:
         return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,
