@@ -36,7 +36,7 @@ def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, 
     c, workers = cluster
     raw = yaml.safe_load(resolve_space_path("smoke").read_text())
     raw["search"].update(num_samples=6, max_failures=3, scheduler={"name": "fifo"})
-    raw["train"]["epochs"] = 4
+    raw["train"]["epochs"] = 5  # room to catch a trial mid-way
     raw["resources"] = {"cpus_per_trial": 1, "gpus_per_trial": 0.5}
     path = tmp_path / "multi.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -53,14 +53,20 @@ def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, 
     driver = threading.Thread(target=drive)
     driver.start()
     results = tmp_path / "results" / "multi"
+    doomed = workers[0].node_id
     deadline = time.time() + 300
-    while time.time() < deadline:  # wait until both workers have trials with a checkpoint
-        time.sleep(1)
+    while time.time() < deadline:
+        # Remove the node while one of its trials is mid-way: it has a checkpoint (an epoch
+        # recorded) and epochs still to run, so its retry must resume from that checkpoint.
+        time.sleep(0.5)
         try:
             epochs = pq.read_table(results / "epochs.parquet").to_pandas()
         except Exception:
             continue
-        if "node_id" in epochs.columns and epochs["node_id"].nunique() == 2 and len(epochs) >= 4:
+        if "node_id" not in epochs.columns or epochs["node_id"].nunique() < 2:
+            continue
+        mid_way = epochs.groupby("trial_id").agg(node=("node_id", "last"), done=("epoch", "max"))
+        if ((mid_way["node"] == doomed) & (mid_way["done"] >= 1) & (mid_way["done"] <= 2)).any():
             break
     c.remove_node(workers[0], allow_graceful=False)
     driver.join(timeout=600)
@@ -73,7 +79,7 @@ def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, 
     assert set(trials["status"]) == {"done"}, trials[["trial_id", "status", "error"]]
     assert epochs["node_id"].nunique() == 2  # both worker nodes trained trials
     assert not epochs.duplicated(["trial_id", "epoch"]).any()
-    assert (trials["epochs"] == 4).all()
+    assert (trials["epochs"] == 5).all()
     # At least one trial was interrupted by the node loss and resumed from its checkpoint.
     assert "resumed_from_epoch" in epochs.columns and epochs["resumed_from_epoch"].notna().any()
     # Each worker node pulled the teacher object once: its first trial found no copy there, every
