@@ -15,7 +15,7 @@ from kdsearch.diagnose import stats
 
 # Row statistics summed per map; their means are what the table shows.
 ROW_FIELDS = ("entropy", "normalised_entropy", "kl_uniform", "top_k_mass", "top_k_uniform")
-EVENT_FIELDS = ("event_mass", "event_uniform")
+EVENT_FIELDS = ("event_mass", "event_uniform", "near_event_mass", "near_event_uniform")
 
 
 def row_statistics(p: torch.Tensor, allowed: torch.Tensor | None, top_k: int,
@@ -34,6 +34,9 @@ def row_statistics(p: torch.Tensor, allowed: torch.Tensor | None, top_k: int,
     if events is not None:
         out["event_mass"] = stats.event_mass(p, events)
         out["event_uniform"] = stats.event_uniform_share(p, events, allowed)
+        near = stats.near_event_indicator(events, p.shape[-1])  # events ±1 step (kernel-3 convs)
+        out["near_event_mass"] = stats.marked_mass(p, near)
+        out["near_event_uniform"] = stats.marked_uniform_share(p, near, allowed)
     return out
 
 
@@ -114,8 +117,9 @@ class MapStats:
             **means, "concentration": 1.0 - means.get("normalised_entropy", math.nan),
         }
         if self.has_events:
-            uniform = means["event_uniform"]
-            result["event_lift"] = means["event_mass"] / uniform if uniform > 0 else math.nan
+            for kind in ("event", "near_event"):
+                uniform = means[f"{kind}_uniform"]
+                result[f"{kind}_lift"] = means[f"{kind}_mass"] / uniform if uniform > 0 else math.nan
         profile = stats.mass_profile(self.mean_map()) if self.samples else torch.zeros(0)
         lift = (profile / stats.uniform_profile(self.allowed, *self.shape)).tolist() if self.samples else []
         result["profile"] = [round(v, 5) for v in profile.tolist()]
@@ -132,7 +136,8 @@ class MapStats:
         for h in range(heads):
             means = {name: float(v[h]) / rows if rows else math.nan for name, v in self.head_sums.items()}
             means["concentration"] = 1.0 - means["normalised_entropy"]
-            if self.has_events and means["event_uniform"] > 0:
-                means["event_lift"] = means["event_mass"] / means["event_uniform"]
+            for kind in ("event", "near_event") if self.has_events else ():
+                if means[f"{kind}_uniform"] > 0:
+                    means[f"{kind}_lift"] = means[f"{kind}_mass"] / means[f"{kind}_uniform"]
             out.append({"head": h, **means})
         return out

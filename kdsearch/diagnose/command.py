@@ -91,6 +91,8 @@ def print_table(console, title: str, ranked: list[dict], has_events: bool) -> No
     if has_events:
         table.add_column("events (unif)", justify="right")
         table.add_column("lift", justify="right")
+        table.add_column("±1 step (unif)", justify="right")
+        table.add_column("lift ±1", justify="right")
     table.add_column("peak steps", justify="right")
     per_head = any("per_head" in s for s in ranked)
     if per_head:
@@ -101,9 +103,11 @@ def print_table(console, title: str, ranked: list[dict], has_events: bool) -> No
                f"{_fmt(s['top_k_mass'])} ({_fmt(s['top_k_uniform'])})"]
         if has_events:
             if "event_mass" in s:
-                row += [f"{_fmt(s['event_mass'])} ({_fmt(s['event_uniform'])})", f"{_fmt(s['event_lift'], 2)}×"]
+                row += [f"{_fmt(s['event_mass'])} ({_fmt(s['event_uniform'])})", f"{_fmt(s['event_lift'], 2)}×",
+                        f"{_fmt(s['near_event_mass'])} ({_fmt(s['near_event_uniform'])})",
+                        f"{_fmt(s['near_event_lift'], 2)}×"]
             else:
-                row += ["-", "-"]
+                row += ["-", "-", "-", "-"]
         row.append(",".join(str(k) for k in s["peak_steps"]))
         if per_head:
             row.append(" ".join(_head_cell(h) for h in s.get("per_head", [])))
@@ -170,11 +174,12 @@ def diagnose_command(teacher_path, data_path, split: str = "valid", out_dir=None
                              f"{split} · {report['data']['samples']} samples · {model_maps.heads} heads averaged · "
                              f"ranked by concentration (1 - H/log n)", ranked, has_events)
         if has_events:
-            with_lift = [s for s in ranked if not math.isnan(s.get("event_lift", math.nan))]
-            by_events = sorted(with_lift, key=lambda s: -s["event_lift"])[:3]
-            console.print("  most mass on the true event steps (lift over uniform): " + ", ".join(
-                f"{s['pair']} layer {s['layer']} {s['event_mass']:.2f} vs {s['event_uniform']:.2f} "
-                f"({s['event_lift']:.2f}×)" for s in by_events))
+            for kind, words in (("event", "the true event steps"), ("near_event", "the event steps ±1")):
+                with_lift = [s for s in ranked if not math.isnan(s.get(f"{kind}_lift", math.nan))]
+                best = sorted(with_lift, key=lambda s: -s[f"{kind}_lift"])[:3]
+                console.print(f"  most mass on {words} (lift over uniform): " + ", ".join(
+                    f"{s['pair']} layer {s['layer']} {s[f'{kind}_mass']:.2f} vs {s[f'{kind}_uniform']:.2f} "
+                    f"({s[f'{kind}_lift']:.2f}×)" for s in best))
     report["ranking"] = [f"{s['pair']}/{s['layer']}" for s in report["maps"]["teacher"]]
     report["seconds"] = round(time.perf_counter() - started, 2)
     (out / JSON_NAME).write_text(json.dumps(_nan_to_none(report), indent=2, default=str, allow_nan=False))

@@ -109,6 +109,34 @@ def event_indicator(events: torch.Tensor, t_k: int) -> torch.Tensor:
     return marks
 
 
+def near_event_indicator(events: torch.Tensor, t_k: int, radius: int = 1) -> torch.Tensor:
+    """(B, T_k) float, 1 within `radius` steps of each sample's events (the union of windows).
+
+    Why: with a kernel-k input convolution (paper 000 uses k = 3), step e-1 already holds event
+    e, and trained maps often peak there; the exact-step mass then reads "uniform" for a map that
+    does look at the events.
+    """
+    marks = event_indicator(events, t_k)
+    near = marks.clone()
+    for shift in range(1, radius + 1):
+        near[:, shift:] = torch.maximum(near[:, shift:], marks[:, :-shift])
+        near[:, :-shift] = torch.maximum(near[:, :-shift], marks[:, shift:])
+    return near
+
+
+def marked_mass(p: torch.Tensor, marks: torch.Tensor) -> torch.Tensor:
+    """(B, [H,] T_q) mass each row puts on the (B, T_k) marked key positions."""
+    return (p @ _marks_column(marks, p)).squeeze(-1)
+
+
+def marked_uniform_share(p: torch.Tensor, marks: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """What `marked_mass` would be for a uniform row over the allowed keys."""
+    t_q, t_k = p.shape[-2:]
+    ok = torch.ones(t_q, t_k, device=p.device) if allowed is None else allowed.to(p.device)
+    ok = ok.to(p.dtype)
+    return ((ok @ _marks_column(marks, p)).squeeze(-1) / ok.sum(dim=-1)).expand(p.shape[:-1])
+
+
 def _marks_column(marks: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     """(B, T_k) marks as a (B, 1.., T_k, 1) column, so `p @ column` sums each row's marked mass."""
     return marks.view(marks.shape[0], *([1] * (p.dim() - 3)), marks.shape[1], 1).to(p.dtype)

@@ -87,6 +87,19 @@ def test_event_steps_outside_the_keys_are_ignored():
     assert marks.tolist() == [[0, 1, 0, 0], [0, 0, 1, 0]]
 
 
+def test_near_event_window_catches_a_map_one_step_early():
+    # Kernel-3 convs: step e-1 already holds event e, and a trained map may look there.
+    events = torch.tensor([[3, 6]])
+    near = stats.near_event_indicator(events, 8)
+    assert near.tolist() == [[0, 0, 1, 1, 1, 1, 1, 1]]  # windows 2-4 and 5-7, overlapping edges merged
+    assert stats.near_event_indicator(torch.tensor([[0]]), 3).tolist() == [[1, 1, 0]]  # clipped at the edge
+    p = torch.zeros(1, 1, 8)
+    p[0, 0, 2], p[0, 0, 5] = 0.5, 0.5  # all mass one step before each event
+    assert stats.event_mass(p, events).item() == 0.0
+    assert stats.marked_mass(p, near).item() == pytest.approx(1.0)
+    assert stats.marked_uniform_share(p, near).item() == pytest.approx(6 / 8)
+
+
 def test_top_k_mass_and_profiles():
     p = torch.tensor([[0.6, 0.3, 0.1, 0.0], [0.25, 0.25, 0.25, 0.25]])
     assert stats.top_k_mass(p, 2).tolist() == pytest.approx([0.9, 0.5])
