@@ -43,11 +43,19 @@ def check_probability(option: str, value: float) -> None:
         raise InvalidOption(option, f"must be a probability in [0, 1), got {value!r}")
 
 
+# MulT uses 5 layers per transformer. A model hundreds deep is a typo, and validation, which
+# sizes every model (on the meta device, about 5 ms a layer), would take minutes to say so.
+MAX_LAYERS = 128
+
+
 def check_sizes(**sizes: int) -> None:
-    """Raise `InvalidOption` unless every keyword is an int >= 1; `heads` must divide `d_model`."""
+    """Raise `InvalidOption` unless every keyword is an int >= 1; `heads` must divide `d_model`;
+    `layers` is at most `MAX_LAYERS`."""
     for option, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidOption(option, f"must be an integer >= 1, got {value!r}")
+    if sizes.get("layers", 1) > MAX_LAYERS:
+        raise InvalidOption("layers", f"must be at most {MAX_LAYERS} (MulT uses 5), got {sizes['layers']}")
     if "heads" in sizes and "d_model" in sizes and sizes["d_model"] % sizes["heads"]:
         raise InvalidOption("heads", f"d_model={sizes['d_model']} is not divisible by heads={sizes['heads']}")
 
