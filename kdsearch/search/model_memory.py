@@ -103,7 +103,9 @@ def memory_limit(gpus_per_trial: float) -> tuple[int, str]:
     if gpus_per_trial and torch.cuda.is_available():
         total = min(torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count()))
         return int(total), f"a GPU of this machine has {human_bytes(total)}"
-    total = _host_memory()
+    from kdsearch.search.object_store import memory_bytes
+
+    total = memory_bytes()[0]  # a container's limit where there is one, as Ray counts it
     return total, f"this machine has {human_bytes(total)} of memory"
 
 
@@ -128,15 +130,6 @@ def human_count(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f} {word}"
     return f"{n:,}"
-
-
-def _host_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # not POSIX: psutil comes with Ray
-        import psutil
-
-        return int(psutil.virtual_memory().total)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,8 +8,6 @@ search needs instead, or refuses up front when the machine cannot hold it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from kdsearch.errors import UserError
 
 RAY_DEFAULT_FRACTION = 0.3   # what Ray takes of the available memory when not told
@@ -19,12 +17,11 @@ SLACK_BYTES = 256 * 2**20
 
 
 def memory_bytes() -> tuple[int, int]:
-    """(total, available) memory of this machine, from /proc/meminfo (no psutil needed)."""
-    info = {}
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        info[key] = int(rest.split()[0]) * 1024
-    return info["MemTotal"], info.get("MemAvailable", info["MemFree"])
+    """(total, available) memory of this machine as Ray counts it when it sizes its store:
+    a container's memory limit where there is one (cgroups), on Linux and macOS alike."""
+    from ray._private.utils import estimate_available_memory, get_system_memory
+
+    return int(get_system_memory()), int(estimate_available_memory())
 
 
 def object_store_bytes(payload_bytes: int, *, total: int | None = None, available: int | None = None) -> int | None:
