@@ -12,12 +12,12 @@ import time
 import pyarrow.parquet as pq
 import pytest
 import ray
-import yaml
 from ray.cluster_utils import Cluster
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space, resolve_space_path
+from kdsearch.search.space import load_space
+from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,10 @@ def cluster():
 
 def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, cluster):
     c, workers = cluster
-    raw = yaml.safe_load(resolve_space_path("smoke").read_text())
-    raw["search"].update(num_samples=6, max_failures=3, scheduler={"name": "fifo"})
-    raw["train"]["epochs"] = 5  # room to catch a trial mid-way
-    raw["resources"] = {"cpus_per_trial": 1, "gpus_per_trial": 0.5}
-    path = tmp_path / "multi.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path = write_smoke_space(tmp_path / "multi.yaml",
+                             search={"num_samples": 6, "max_failures": 3, "scheduler": {"name": "fifo"}},
+                             train={"epochs": 5},  # room to catch a trial mid-way
+                             resources={"cpus_per_trial": 1, "gpus_per_trial": 0.5})
     space = load_space(str(path))
     opts = RunOptions(name="multi", results_root=str(tmp_path / "results"), address=c.address, gpus=2)
     outcome: dict = {}

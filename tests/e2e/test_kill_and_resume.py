@@ -8,20 +8,14 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from kdsearch.search.space import resolve_space_path
+from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
 
 
 def _space(tmp_path):
-    raw = yaml.safe_load(resolve_space_path("smoke").read_text())
-    raw["search"]["num_samples"] = 8
-    raw["train"]["epochs"] = 3
-    path = tmp_path / "resume.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_smoke_space(tmp_path / "resume.yaml", search={"num_samples": 8}, train={"epochs": 3})
 
 
 def _finished(results):

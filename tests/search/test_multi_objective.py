@@ -7,11 +7,11 @@ differ. One search (about 20 s of CPU, 40 s on two idle cores) backs every check
 import optuna
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space, resolve_space_path
+from kdsearch.search.space import load_space
+from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
 
@@ -23,13 +23,10 @@ def search(tmp_path_factory):
     root = tmp_path_factory.mktemp("multi_objective")
     mp = pytest.MonkeyPatch()
     mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
-    raw = yaml.safe_load(resolve_space_path("smoke").read_text())
-    raw["params"]["student.d_model"] = {"type": "categorical", "choices": [4, 8]}
-    raw["search"].update(num_samples=4, objectives=[SIZE])
-    raw["train"]["epochs"] = 2
-    raw["teacher_train"]["epochs"] = 1
-    space_file = root / "mo.yaml"
-    space_file.write_text(yaml.safe_dump(raw))
+    space_file = write_smoke_space(root / "mo.yaml",
+                                   params={"student.d_model": {"type": "categorical", "choices": [4, 8]}},
+                                   search={"num_samples": 4, "objectives": [SIZE]}, train={"epochs": 2},
+                                   teacher_train={"epochs": 1})
     outcome = run_search(load_space(str(space_file)), RunOptions(name="mo", results_root=str(root / "results")),
                          Console(quiet=True))
     yield outcome.results_dir

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
 from kdsearch.search.space import load_space
+from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
 
@@ -16,15 +17,7 @@ def finished_search(tmp_path_factory):
     root = tmp_path_factory.mktemp("search")
     mp = pytest.MonkeyPatch()
     mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
-    import yaml
-
-    from kdsearch.search.space import resolve_space_path
-
-    raw = yaml.safe_load(resolve_space_path("smoke").read_text())
-    raw["search"]["num_samples"] = 6
-    space_file = root / "tiny.yaml"
-    space_file.write_text(yaml.safe_dump(raw))
-    space = load_space(str(space_file))
+    space = load_space(str(write_smoke_space(root / "tiny.yaml", search={"num_samples": 6})))
     console = Console(record=True, width=160, force_terminal=False)
     outcome = run_search(space, RunOptions(name="tiny", results_root=str(root / "results")), console)
     yield space, outcome, console.export_text()

@@ -8,17 +8,14 @@ import yaml
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space, resolve_space_path
+from kdsearch.search.space import load_space
+from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
 
 
 def test_checkpoints_go_to_the_storage_uri_and_results_stay_local(tmp_path, cache_dir):
-    raw = yaml.safe_load(resolve_space_path("smoke").read_text())
-    raw["search"]["num_samples"] = 1
-    raw["train"]["epochs"] = 2
-    path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path = write_smoke_space(tmp_path / "s.yaml", search={"num_samples": 1}, train={"epochs": 2})
     shared = tmp_path / "bucket"
     uri = f"file://{shared}"
     opts = RunOptions(name="remote", results_root=str(tmp_path / "results"), storage=uri)
