@@ -125,6 +125,43 @@ class RecordingCallback(tune.Callback):
         self._bump()
         self._changed(final=True)
 
+    # ------------------------------------------------------------- resume
+    def _take_back_rows(self, folder, *, strict: bool) -> None:
+        """Loads the rows a resumed search already wrote in `folder` (results/<name>).
+
+        Tune restores callbacks from the copies it pickled when the search began (empty), so
+        without this a resumed search would know only the trials run since. Rows of trials that
+        the restored Tune does not know (they started after its last snapshot, and it samples
+        replacements) are dropped at the first step, with their epochs.
+
+        Args:
+            strict: raise the `UserError` of an unreadable folder (the writer, which must not
+                overwrite what it cannot read); otherwise start empty (a display).
+        """
+        from pathlib import Path
+
+        from kdsearch.errors import UserError
+        from kdsearch.results.store import TRIALS_FILE, covered_epochs, read_results
+
+        self._reconcile = False
+        if folder is None or not (Path(folder) / TRIALS_FILE).exists():
+            return
+        try:
+            _, trials, epochs = read_results(folder)
+        except UserError:
+            if strict:
+                raise
+            return
+        self.records.load(trials, covered_epochs(trials, epochs))
+        self._reconcile = not trials.empty
+        self._bump()
+
+    def on_step_begin(self, iteration: int, trials: list, **info):
+        if getattr(self, "_reconcile", False):
+            self.records.forget_unknown({t.trial_id for t in trials})
+            self._reconcile = False
+            self._bump()
+
     def on_step_end(self, iteration: int, trials: list, **info):
         # Lets throttled work (a pending flush, a redraw) happen even when no result arrives.
         self._changed(final=False)

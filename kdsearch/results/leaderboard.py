@@ -18,9 +18,8 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from kdsearch.errors import UserError
 from kdsearch.results.events import RecordingCallback
-from kdsearch.results.store import TRIALS_FILE, covered_epochs, read_results
+from kdsearch.results.store import read_results
 from kdsearch.results.table import (
     best_trial, budget_used, fmt_metric, render_leaderboard, summary_line,
 )
@@ -73,7 +72,9 @@ class LiveLeaderboard(RecordingCallback):
 
     # ------------------------------------------------------------ callback
     def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
-        self._reconcile = self._load_written_rows()
+        if not self.records.trials:
+            # getattr: a board pickled by an older kdsearch has no results_dir.
+            self._take_back_rows(getattr(self, "results_dir", None), strict=False)
         if self.console is None:
             self.console = Console()
         if self.console.is_terminal:
@@ -81,31 +82,6 @@ class LiveLeaderboard(RecordingCallback):
             self._live = Live(self._renderable(), console=self.console, auto_refresh=False,
                               transient=True, redirect_stdout=True, redirect_stderr=True)
             self._live.start()
-
-    def _load_written_rows(self) -> bool:
-        """Takes back the rows a resumed search already wrote; True when there were some.
-
-        Tune restores this callback from the copy it pickled when the search began (empty), so
-        without this the view after `--resume` would show only the trials run since.
-        """
-        folder = getattr(self, "results_dir", None)  # a board pickled by an older kdsearch has none
-        if folder is None or not (Path(folder) / TRIALS_FILE).exists() or self.records.trials:
-            return False
-        try:
-            _, trials, epochs = read_results(folder)
-        except UserError:
-            return False  # a display: ResultsWriter reports a broken folder, the view starts empty
-        self.records.load(trials, covered_epochs(trials, epochs))
-        self._bump()
-        return not trials.empty
-
-    def on_step_begin(self, iteration: int, trials: list, **info):
-        if getattr(self, "_reconcile", False):
-            # As in ResultsWriter: rows of trials the restored Tune does not know (they started
-            # after its last snapshot) are replaced by new samples, so they go.
-            self.records.forget_unknown({t.trial_id for t in trials})
-            self._reconcile = False
-            self._bump()
 
     def _changed(self, *, final: bool) -> None:
         now = time.monotonic()

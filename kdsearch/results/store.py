@@ -68,11 +68,7 @@ class ResultsWriter(RecordingCallback):
     # ------------------------------------------------------------ callback
     def setup(self, stop=None, num_samples=None, total_num_samples=None, **info):
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._reconcile = False
-        if self.resume and (self.out_dir / TRIALS_FILE).exists():
-            _, trials, epochs = read_results(self.out_dir)
-            self.records.load(trials, covered_epochs(trials, epochs))
-            self._reconcile = not trials.empty
+        self._take_back_rows(self.out_dir if self.resume else None, strict=True)
         records = self.records
         meta = {"metric": records.metric, "mode": records.mode, "searched": records.searched,
                 "max_epochs": records.max_epochs,
@@ -89,16 +85,6 @@ class ResultsWriter(RecordingCallback):
             return
         if final or time.monotonic() - self._last_flush >= self.flush_every_s:
             self.flush()
-
-    def on_step_begin(self, iteration: int, trials: list, **info):
-        if getattr(self, "_reconcile", False):
-            # Resumed: rows of trials that started after Tune's last snapshot of its own state
-            # are unknown to the restored Tune, which samples replacements for them. Keeping
-            # them would count those trials twice, so they go (with their epochs).
-            known = {t.trial_id for t in trials}
-            self.records.forget_unknown(known)
-            self._reconcile = False
-            self._bump()
 
     def on_experiment_end(self, trials: list, **info):
         self.flush()
