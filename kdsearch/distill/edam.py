@@ -37,7 +37,7 @@ from torch import nn
 from kdsearch.distill.align import MapResizer, resized_teacher_log_maps
 from kdsearch.distill.base import KDLoss
 from kdsearch.distill.registry import register_loss
-from kdsearch.models.options import InvalidOption, check_choice, check_positive
+from kdsearch.models.options import InvalidOption, check_choice, check_flags, check_positive
 from kdsearch.models.output import ModelOutput
 
 DIRECTIONS = ("teacher_to_student", "paper")
@@ -99,6 +99,7 @@ class EDAMLoss(KDLoss):
         check_choice("direction", direction, DIRECTIONS)
         check_choice("heads", heads, HEAD_MODES)
         check_choice("align", align, ALIGNS)
+        check_flags(upsample_trainable=upsample_trainable)
         if not isinstance(upsample_trainable, bool):
             raise InvalidOption("upsample_trainable", f"must be true or false, got {upsample_trainable!r}")
         self.pairs = dict(pairs)

@@ -33,7 +33,7 @@ from kdsearch.models.dmd_fusion import AdaptiveFusion
 from kdsearch.models.encoder import TransformerEncoder
 from kdsearch.models.head import ResidualHead
 from kdsearch.models.mult_teacher import BRANCH_PAIRS
-from kdsearch.models.options import InvalidOption, check_dropouts, check_sizes
+from kdsearch.models.options import InvalidOption, check_dropouts, check_flags, check_sizes
 from kdsearch.models.output import ModelOutput
 
 
@@ -121,6 +121,7 @@ class DMD(HasCrossModalBody):
         kernels = {"text": conv_kernel_text, "audio": conv_kernel_audio, "vision": conv_kernel_vision}
         check_sizes(d_model=d_model, heads=heads, layers=layers, n_out=n_out,
                     **{f"conv_kernel_{key}": k for key, k in kernels.items()})
+        check_flags(attn_mask=attn_mask)
         check_dropouts(attn_dropout=attn_dropout, attn_dropout_a=attn_dropout_a, attn_dropout_v=attn_dropout_v,
                        relu_dropout=relu_dropout, res_dropout=res_dropout, embed_dropout=embed_dropout,
                        text_dropout=text_dropout, output_dropout=output_dropout)

@@ -8,7 +8,7 @@ from torch import nn
 
 from kdsearch.models.crossmodal import CrossModalBody, HasCrossModalBody
 from kdsearch.models.head import ResidualHead
-from kdsearch.models.options import check_choice, check_dropouts, check_sizes
+from kdsearch.models.options import check_choice, check_dropouts, check_flags, check_sizes
 from kdsearch.models.output import ModelOutput
 
 # Pairs per branch, in MulT's concatenation order (trans_l_with_a before trans_l_with_v, ...),
@@ -74,6 +74,7 @@ class MulTTeacher(HasCrossModalBody):
         super().__init__()
         check_choice("branch", branch, BRANCH_PAIRS)
         check_sizes(d_model=d_model, heads=heads, layers=layers, conv_kernel=conv_kernel, n_out=n_out)
+        check_flags(attn_mask=attn_mask)
         check_dropouts(attn_dropout=attn_dropout, attn_dropout_a=attn_dropout_a, attn_dropout_v=attn_dropout_v,
                        relu_dropout=relu_dropout, res_dropout=res_dropout, embed_dropout=embed_dropout,
                        out_dropout=out_dropout)

@@ -64,3 +64,11 @@ def check_dropouts(**probabilities: float) -> None:
     """`check_probability` on every keyword."""
     for option, value in probabilities.items():
         check_probability(option, value)
+
+
+def check_flags(**flags: bool) -> None:
+    """Raise `InvalidOption` unless every keyword is a bool (YAML's true/false): a string such as
+    ``"no"`` is truthy in Python and would silently switch the option on."""
+    for option, value in flags.items():
+        if not isinstance(value, bool):
+            raise InvalidOption(option, f"must be true or false, got {value!r}")

@@ -15,7 +15,7 @@ from torch import nn
 from kdsearch.models.crossmodal import CrossModalBody, HasCrossModalBody
 from kdsearch.models.head import ResidualHead
 from kdsearch.models.mult_teacher import BRANCH_PAIRS, temporal_projection
-from kdsearch.models.options import InvalidOption, check_choice, check_dropouts, check_sizes
+from kdsearch.models.options import InvalidOption, check_choice, check_dropouts, check_flags, check_sizes
 from kdsearch.models.output import ModelOutput
 
 
@@ -111,6 +111,7 @@ class VideoStudent(HasCrossModalBody):
         check_choice("downsample", downsample, DOWNSAMPLES)
         check_sizes(vision_dim=vision_dim, d_model=d_model, heads=heads, layers=layers, conv_kernel=conv_kernel,
                     n_out=n_out)
+        check_flags(attn_mask=attn_mask)
         check_dropouts(attn_dropout=attn_dropout, attn_dropout_a=attn_dropout_a, attn_dropout_v=attn_dropout_v,
                        relu_dropout=relu_dropout, res_dropout=res_dropout, embed_dropout=embed_dropout,
                        out_dropout=out_dropout)

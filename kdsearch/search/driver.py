@@ -41,7 +41,7 @@ class SearchOutcome:
     results_dir: Path
     wall_s: float
     teachers_reused: int
-    teacher_metrics: dict  # cache key -> validation metrics
+    teacher_metrics: dict  # "cache key (teacher kind)" -> validation metrics
 
 
 def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
@@ -197,7 +197,15 @@ def _space_record(space: Space) -> dict:
 
 
 def _outcome(name, folder, wall_s, reused, teachers) -> SearchOutcome:
-    metrics = {key: {k: v for k, v in blob["val_metrics"].items() if k.startswith("val_")}
+    metrics = {f"{key} ({_teacher_kind(blob)})": {k: v for k, v in blob["val_metrics"].items() if k.startswith("val_")}
                for key, blob in teachers.items()}
     return SearchOutcome(name=name, results_dir=folder, wall_s=wall_s, teachers_reused=reused,
                          teacher_metrics=metrics)
+
+
+def _teacher_kind(blob: dict) -> str:
+    """'MulT complete', 'MulT audio', 'DMD': which teacher a cache key is, for the summary."""
+    config = blob.get("config", {})
+    if config.get("arch", blob.get("arch")) == "dmd":
+        return "DMD"
+    return f"MulT {config.get('branch', 'complete')}"

@@ -6,6 +6,7 @@ results/<name>/optuna.journal` shows it live and it survives the driver.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from kdsearch.search.resources import ResourcePlan
@@ -53,7 +54,10 @@ def build_searcher(space: Space, name: str, folder: Path):
         sampler = optuna.samplers.RandomSampler(seed=seed)
     elif sampler_cfg["name"] == "grid":
         # Tries each combination once (categorical/int/stepped params), e.g. paper 000's Table 1.
-        sampler = optuna.samplers.BruteForceSampler(seed=seed)
+        # Optuna marks it experimental; the warning would only tell users about Optuna's API.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = optuna.samplers.BruteForceSampler(seed=seed)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(sampler_cfg.get("n_startup_trials", 4)))
     constants = {p: _get(space.config, p) for s in space.params.values() for p in s.when if p not in space.params}

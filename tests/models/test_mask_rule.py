@@ -1,9 +1,12 @@
 """MulT's mask rule (query i sees key j iff j <= i + |T_k - T_q|), checked against METHODS §3.2."""
 
+import pytest
 import torch
 
+from kdsearch.models import MulTTeacher, VideoStudent
 from kdsearch.models.encoder import TransformerEncoder
 from kdsearch.models.masks import attention_mask, mult_mask_rule
+from kdsearch.models.options import InvalidOption
 
 
 def test_equal_lengths_is_standard_causal():
@@ -49,3 +52,12 @@ def test_encoder_keeps_its_mask_as_a_buffer_and_reuses_it():
 def test_attn_mask_false_disables_masking():
     encoder = TransformerEncoder(d_model=8, heads=2, layers=1, t_q=4, t_k=12, attn_mask=False)
     assert encoder.mask_for(4, 12, torch.device("cpu")) is None
+
+
+def test_attn_mask_must_be_a_flag_in_every_model():
+    # YAML's quoted "no" is a truthy string: it must be refused, not run with the mask on.
+    dims, lengths = {"text": 6, "audio": 4, "vision": 5}, {"text": 3, "audio": 6, "vision": 6}
+    with pytest.raises(InvalidOption, match="attn_mask: must be true or false, got 'no'"):
+        MulTTeacher(dims=dims, lengths=lengths, n_out=7, d_model=8, heads=2, layers=1, attn_mask="no")
+    with pytest.raises(InvalidOption, match="attn_mask: must be true or false, got 1"):
+        VideoStudent(vision_dim=5, lengths=lengths, n_out=7, d_model=8, heads=2, layers=1, attn_mask=1)

@@ -71,6 +71,8 @@ def test_driver_output_tells_the_story(finished_search):
     assert "kdsearch leaderboard" in text  # the final table
     assert (outcome.results_dir / "space.yaml").is_file()
     assert outcome.teachers_reused == 0 and len(outcome.teacher_metrics) == 1
+    (teacher,) = outcome.teacher_metrics
+    assert teacher.endswith("(MulT complete)")  # the closing summary says which teacher a key is
 
 
 def test_replay_reproduces_a_trial_on_cpu(finished_search):
