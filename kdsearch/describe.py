@@ -126,9 +126,16 @@ def comparison_lines(rows: list[dict]) -> list[str]:
     p = PAPER_000
     return [
         f"paper 000: teacher {p['teacher_params'] / 1e6:.3f}M, student {p['student_params'] / 1e6:.3f}M "
-        f"({p['teacher_params'] / p['student_params']:.1f}x smaller), student {p['student_ms']:.0f} ms, "
+        f"({_size_ratio(p['teacher_params'], p['student_params'])}), student {p['student_ms']:.0f} ms, "
         f"{p['time_saved']:.0%} faster than the teacher (hardware and batch size not stated)",
         f"this space: teacher {teacher['params'] / 1e6:.3f}M, student {student['params'] / 1e6:.3f}M "
-        f"({teacher['params'] / student['params']:.1f}x smaller), student {student['latency_ms']:.1f} ms, "
-        f"{saved:.0%} faster than the teacher",
+        f"({_size_ratio(teacher['params'], student['params'])}), student {student['latency_ms']:.1f} ms, "
+        + (f"{saved:.0%} faster than the teacher" if saved >= 0 else f"{-saved:.0%} slower than the teacher"),
     ]
+
+
+def _size_ratio(teacher_params: int, student_params: int) -> str:
+    """'2.7x smaller' or, where the student's proxy convs outweigh a small teacher, '1.5x larger'."""
+    if student_params <= teacher_params:
+        return f"{teacher_params / student_params:.1f}x smaller"
+    return f"{student_params / teacher_params:.1f}x larger"

@@ -60,6 +60,14 @@ def test_comparison_states_the_papers_figures_and_ours():
     assert PAPER_000["student_ms"] == 29.0
 
 
+def test_comparison_says_larger_and_slower_when_the_student_is():
+    # At MOSEI lengths a small teacher can weigh less than the student's long proxy convs.
+    rows = [{"role": "teacher", "params": 200_000, "latency_ms": 4.0},
+            {"role": "student", "params": 300_000, "latency_ms": 5.0}]
+    _, ours = comparison_lines(rows)
+    assert "1.5x larger" in ours and "25% slower than the teacher" in ours
+
+
 def test_cli_prints_the_table_and_the_paper_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "kdsearch", "describe", "smoke", "--repeats", "2"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
