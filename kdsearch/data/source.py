@@ -54,12 +54,26 @@ def _settings_hash(preset: str) -> str:
 
 def dataset_shapes(data_cfg: dict) -> tuple[dict[str, int], dict[str, int]]:
     """(feature dims, sequence lengths) without loading the arrays or generating anything."""
+    shapes = _train_shapes(data_cfg)
+    return ({m: shapes[m][2] for m in MODALITIES}, {m: shapes[m][1] for m in MODALITIES})
+
+
+def train_size(data_cfg: dict) -> int:
+    """Samples in the training split, without loading the arrays or generating anything (CRD's
+    negatives K must stay below it, and validation says so before a search starts)."""
+    return _train_shapes(data_cfg)["text"][0]
+
+
+def _train_shapes(data_cfg: dict) -> dict[str, tuple[int, int, int]]:
+    """modality -> (samples, length, dims) of the training split, from the preset or the header."""
     if not data_cfg.get("path"):
-        from kdsearch.data.synthetic import preset_shapes
+        from kdsearch.data.synthetic import resolve_params
 
         if data_cfg.get("synthetic") is None:
             raise SpaceError("set either data.path or data.synthetic", field="data")
-        return preset_shapes(data_cfg["synthetic"])
+        p = resolve_params(data_cfg["synthetic"])
+        return {"text": (p.n_train, p.text_len, p.text_dim), "audio": (p.n_train, p.audio_len, p.audio_dim),
+                "vision": (p.n_train, p.vision_len, p.vision_dim)}
     from kdsearch.data.validate import check_root_attrs, check_structure, open_h5
 
     path = str(dataset_path(data_cfg, create=False))
@@ -67,8 +81,7 @@ def dataset_shapes(data_cfg: dict) -> tuple[dict[str, int], dict[str, int]]:
     # with the dataset file and field named, instead of after a search has started.
     with open_h5(path) as f:
         check_root_attrs(f, path)
-        shapes = check_structure(f, path, SPLITS)["train"]
-    return ({m: shapes[m][2] for m in MODALITIES}, {m: shapes[m][1] for m in MODALITIES})
+        return check_structure(f, path, SPLITS)["train"]
 
 
 def load_for_search(data_cfg: dict, console=None, splits: tuple[str, ...] = SPLITS):

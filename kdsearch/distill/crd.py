@@ -45,6 +45,7 @@ from kdsearch.models.output import ModelOutput
 
 POOLS = ("mean", "last", "flatten")
 HEAD_MODES = ("average", "per_head")
+DEFAULT_NCE_K = 4096  # negatives per anchor at MOSEI size, when the space sets none
 _PER_PAIR = ("post_attention", "attention_maps")
 
 
@@ -77,8 +78,10 @@ class CRDLoss(KDLoss):
             levels (the logits and the penultimate vector need no pairing).
         level: "final", "penultimate", "post_attention" or "attention_maps".
         feat_dim: embedding width (RepDistiller: 128).
-        nce_k: negatives per anchor; must be below the training-set size. 4096 for MOSEI's
-            16,326 training clips (RepDistiller's 16384 exceeds it, METHODS §4.6).
+        nce_k: negatives per anchor; must be below the training-set size. None (default):
+            4096, MOSEI's choice for its 16,326 training clips (RepDistiller's 16384 exceeds
+            them, METHODS §4.6), lowered to n_train - 1 on a smaller training set (the embedded
+            default has 2,000), so `method: crd` runs on any data without a K to pick.
         nce_t: score temperature tau (RepDistiller: 0.07).
         nce_m: bank momentum (RepDistiller: 0.5).
         negatives: "uniform" (default) or "other_class" (negatives from other 7-class labels;
@@ -91,7 +94,7 @@ class CRDLoss(KDLoss):
     levels = KD_LEVELS
 
     def __init__(self, pairs: dict[str, str] | None = None, level: str = "final", feat_dim: int = 128,
-                 nce_k: int = 4096, nce_t: float = 0.07, nce_m: float = 0.5, negatives: str = "uniform",
+                 nce_k: int | None = None, nce_t: float = 0.07, nce_m: float = 0.5, negatives: str = "uniform",
                  pool: str = "mean", heads: str = "average", seed: int = 0):
         super().__init__()
         check_choice("level", level, sorted(KD_LEVELS))
@@ -99,6 +102,8 @@ class CRDLoss(KDLoss):
         check_choice("pool", pool, POOLS)
         check_choice("heads", heads, HEAD_MODES)
         for option, value in (("feat_dim", feat_dim), ("nce_k", nce_k)):
+            if option == "nce_k" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOption(option, f"must be an integer >= 1, got {value!r}")
         check_positive("nce_t", nce_t)
@@ -146,16 +151,25 @@ class CRDLoss(KDLoss):
             for name, s_dim, t_dim in self._unit_dims(student, teacher):
                 self._add_unit(name, s_dim, t_dim)
         if n_train is not None:
-            if self.nce_k >= n_train:
-                raise InvalidOption("nce_k", f"{self.nce_k} negatives need a training set larger than K; this one "
-                                             f"has {n_train} samples (choose nce_k < {n_train})")
+            self.check_train_size(n_train)
             self.n_train = int(n_train)
+            if self.nce_k is None:
+                self.nce_k = min(DEFAULT_NCE_K, self.n_train - 1)
         if labels is not None:
             self._classes = (torch.round(labels.detach().float().clamp(-3.0, 3.0)) + 3).long().cpu()
         if self.n_train is not None:
             for name, unit in self.units.items():
                 if "memory" not in unit:
                     unit["memory"] = self._memory(self.n_train, unit["embed_s"].linear.weight.device, name)
+
+    def check_train_size(self, n_train: int) -> None:
+        """Raise `InvalidOption` unless K negatives can be drawn from `n_train` samples without
+        the anchor (validation calls this with the dataset's size, before any trial starts)."""
+        if self.nce_k is not None and self.nce_k >= n_train:
+            raise InvalidOption("nce_k", f"{self.nce_k} negatives need a training set larger than K; this one "
+                                         f"has {n_train} samples (choose nce_k < {n_train})")
+        if n_train < 2:
+            raise InvalidOption("nce_k", f"contrastive negatives need at least 2 training samples; this set has {n_train}")
 
     def _unit_dims(self, student: nn.Module, teacher: nn.Module):
         if self.level in ("final", "penultimate"):
@@ -186,7 +200,9 @@ class CRDLoss(KDLoss):
         if self.negatives == "other_class" and self._classes is None:
             raise InvalidOption("negatives", "'other_class' needs the training labels: bind(labels=...)")
         classes = None if self._classes is None else self._classes[:n_data]
-        memory = ContrastMemory(n_data, self.feat_dim, nce_k=self.nce_k, nce_t=self.nce_t, nce_m=self.nce_m,
+        # Unbound (tests, plain Python callers) with no K set: the default, capped by the bank.
+        nce_k = self.nce_k if self.nce_k is not None else min(DEFAULT_NCE_K, n_data - 1)
+        memory = ContrastMemory(n_data, self.feat_dim, nce_k=nce_k, nce_t=self.nce_t, nce_m=self.nce_m,
                                 seed=self.seed + list(self.units).index(name), classes=classes,
                                 negatives=self.negatives)
         return memory.to(device)

@@ -404,6 +404,10 @@ def _bind_pairs(cfg: dict, method: str):
         # builds its heads from the models' shapes, exactly as a trial will.
         try:
             loss.bind(student=student, teacher=teacher)
+            if hasattr(loss, "check_train_size"):  # CRD: K negatives below the training-set size
+                from kdsearch.data.source import train_size
+
+                loss.check_train_size(train_size(cfg["data"]))
         except InvalidOption as err:
             raise SpaceError(err.problem, field=f"distill.{err.option}") from None
     elif cfg["distill"]["level"] == "attention_maps":

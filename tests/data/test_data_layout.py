@@ -75,3 +75,13 @@ def test_flat_arrays_round_trip_without_copies(tiny_file):
         assert back.id is None and back.n == SIZES[split]
         assert back.audio is ds.splits[split].audio  # zero-copy: the very same arrays
         assert back.extras["vision_lengths"] is ds.splits[split].extras["vision_lengths"]
+
+
+def test_shapes_and_train_size_from_the_header_or_the_preset(tiny_file):
+    from kdsearch.data.source import dataset_shapes, train_size
+    from kdsearch.data.synthetic import PRESETS
+
+    dims, lengths = dataset_shapes({"path": tiny_file})
+    assert dims == {m: d for m, (_, d) in SHAPES.items()} and lengths == {m: t for m, (t, _) in SHAPES.items()}
+    assert train_size({"path": tiny_file}) == SIZES["train"]
+    assert train_size({"synthetic": "mosei"}) == PRESETS["mosei"].n_train == 16326

@@ -84,6 +84,20 @@ def test_k_must_stay_below_the_training_set(models):
         loss.bind(student=student, teacher=teacher, n_train=N_TRAIN)
 
 
+def test_default_k_is_mosei_sized_and_fits_a_smaller_training_set(models):
+    from kdsearch.distill.crd import DEFAULT_NCE_K
+
+    teacher, student = models()
+    loss = build_loss("crd")  # no nce_k in the space
+    loss.bind(student=student, teacher=teacher, n_train=N_TRAIN)
+    assert loss.nce_k == N_TRAIN - 1 < DEFAULT_NCE_K == 4096
+    assert loss.units["final"]["memory"].sample(torch.arange(3)).shape == (3, N_TRAIN)
+    big = build_loss("crd")
+    big.check_train_size(16326)
+    big.bind(n_train=16326)
+    assert big.nce_k == 4096
+
+
 def test_other_class_negatives_never_share_the_anchor_class():
     classes = torch.arange(30) % 3
     memory = ContrastMemory(30, 4, nce_k=50, nce_t=0.07, nce_m=0.5, classes=classes, negatives="other_class")
