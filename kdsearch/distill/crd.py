@@ -169,7 +169,8 @@ class CRDLoss(KDLoss):
             raise InvalidOption("nce_k", f"{self.nce_k} negatives need a training set larger than K; this one "
                                          f"has {n_train} samples (choose nce_k < {n_train})")
         if n_train < 2:
-            raise InvalidOption("nce_k", f"contrastive negatives need at least 2 training samples; this set has {n_train}")
+            raise InvalidOption("nce_k", f"contrastive negatives need at least 2 training samples; this set has "
+                                         f"{n_train}")
 
     def _unit_dims(self, student: nn.Module, teacher: nn.Module):
         if self.level in ("final", "penultimate"):
