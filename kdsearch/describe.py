@@ -87,7 +87,8 @@ def describe_space(space, *, shapes: str = "data", device: str = "cpu", repeats:
 def _what(role: str, section: dict) -> str:
     shape = f"d{section['d_model']} h{section['heads']} L{section['layers']}"
     if role == "teacher":
-        return f"{section['branch']} ({shape})"
+        kind = "DMD" if section.get("arch", "mult") == "dmd" else section.get("branch", "complete")
+        return f"{kind} ({shape})"
     return f"config {section['config']}, align {section['align']} ({shape})"
 
 

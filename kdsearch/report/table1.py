@@ -85,7 +85,8 @@ def teacher_rows(results_dir: Path, meta: dict) -> pd.DataFrame:
     """
     found = {}
     for info in (meta.get("teachers") or {}).values():
-        found[info["teacher"]["branch"]] = info.get("val_metrics", {})
+        if info["teacher"].get("arch", "mult") == "mult":  # Table 1's teachers are MulT networks
+            found[info["teacher"].get("branch", "complete")] = info.get("val_metrics", {})
     if not found:
         found = _teachers_from_cache(results_dir)
     records = []
@@ -110,6 +111,8 @@ def _teachers_from_cache(results_dir: Path) -> dict[str, dict]:
     except (OSError, KeyError, TypeError, yaml.YAMLError, UserError):
         return {}
     found = {}
+    if config["teacher"].get("arch", "mult") != "mult":
+        return found
     for branch in PAPER_TEACHERS:
         cfg = {**config, "teacher": {**config["teacher"], "branch": branch}}
         meta_file = teacher_path(cfg, fingerprint).parent / "meta.json"

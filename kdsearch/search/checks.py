@@ -299,13 +299,26 @@ def _check_distill(space: "Space") -> None:
             continue
         checked.add(key)
         try:
-            _check_pairs(cfg, method, space=space)
+            _check_pairs(cfg, method, space=space)  # builds the models: a non-bool attn_mask is refused there
+            _check_same_mask(cfg)
         except DataError:
             raise  # the dataset file is at fault, and its message names it
         except UserError as exc:
             raise SpaceError(where + exc.problem, file=file, field=exc.field or "distill") from None
         except (ValueError, TypeError) as exc:
             raise SpaceError(where + str(exc), file=file, field="distill") from None
+
+
+def _check_same_mask(cfg: dict) -> None:
+    """Distilled attention maps are comparable only under one mask rule (METHODS §4.5): a masked
+    teacher map has zeros where the unmasked student's has mass, and EDAM would punish that."""
+    if cfg["distill"]["level"] != "attention_maps":
+        return
+    teacher_mask, student_mask = cfg["teacher"].get("attn_mask", True), cfg["student"].get("attn_mask", True)
+    if teacher_mask != student_mask:
+        raise SpaceError(f"attention maps are distilled, so teacher and student need the same mask rule; "
+                         f"teacher.attn_mask is {str(teacher_mask).lower()}, student.attn_mask is "
+                         f"{str(student_mask).lower()}", field="student.attn_mask")
 
 
 def _check_method(cfg: dict, file: str) -> None:

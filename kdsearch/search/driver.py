@@ -88,24 +88,27 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
             raise UserError(f"must be an integer >= 1, got {opts.num_samples}", field="--num-samples")
         space.search["num_samples"] = int(opts.num_samples)
     # Everything that can refuse the run comes before anything is written: a bad --gpus or a
-    # corrupt dataset leaves no results folder behind.
-    plan = plan_resources(space, opts)
+    # corrupt dataset leaves no results folder behind. Joining a cluster, its nodes decide the
+    # plan, so that check waits until Ray is connected (still before the folder is claimed).
+    joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
+    plan = None if joining else plan_resources(space, opts)
     results_name(space, opts)
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
-    name, folder = results_dir_for(space, opts)
-    if not opts.resume:
-        record = {**_space_record(space), "storage": opts.storage}
-        (folder / "space.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
-    elif opts.storage is None:  # resume where the search kept its checkpoints
-        opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
-    console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
 
     import ray
 
     _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
     try:
-        plan = plan.checked_against(ray.cluster_resources())
+        if plan is None:
+            plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
+        name, folder = results_dir_for(space, opts)
+        if not opts.resume:
+            record = {**_space_record(space), "storage": opts.storage}
+            (folder / "space.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+        elif opts.storage is None:  # resume where the search kept its checkpoints
+            opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
+        console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
         console.print(plan.describe())
         data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
@@ -139,7 +142,9 @@ def _quiet_ray_env() -> None:
     logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)
 
 
-def _start_ray(plan: ResourcePlan, opts: RunOptions, payload_bytes: int = 0) -> None:
+def _start_ray(plan: ResourcePlan | None, opts: RunOptions, payload_bytes: int = 0) -> None:
+    """Join the cluster (--address, or RAY_ADDRESS inside a Ray job; `plan` is None then) or start
+    a local Ray sized by `plan`."""
     import ray
 
     from kdsearch.search.object_store import object_store_bytes

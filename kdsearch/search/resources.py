@@ -35,40 +35,51 @@ class ResourcePlan:
                 f"up to {self.max_concurrent} trial(s) at once")
         return text + (f"\n{self.note}" if self.note else "")
 
-    def checked_against(self, cluster: dict) -> "ResourcePlan":
-        """Compare with what Ray actually has (matters with --address: the cluster decides)."""
-        have_gpus = int(cluster.get("GPU", 0))
-        if self.gpus > have_gpus:
-            raise UserError(f"asked for {self.gpus} GPU(s) but the Ray cluster has {have_gpus}", field="--gpus")
-        have_cpus = int(cluster.get("CPU", 0))
-        if self.cpus_per_trial > have_cpus:
-            raise UserError(f"a trial needs {self.cpus_per_trial:g} CPU(s) but the Ray cluster has {have_cpus}",
-                            field="resources.cpus_per_trial")
-        return self
 
+def plan_resources(space, opts, nodes: list[dict] | None = None) -> ResourcePlan:
+    """Decide CPUs, GPUs and concurrency from the command line, the space and the hardware.
 
-def plan_resources(space, opts) -> ResourcePlan:
-    """Decide CPUs, GPUs and concurrency from the command line, the space and the machine."""
+    Args:
+        space: the checked space (its ``resources`` and ``search.max_concurrent``).
+        opts: `--cpus` / `--gpus` (None: all there is).
+        nodes: when joining a Ray cluster, each alive node's resources (``{"CPU": .., "GPU": ..}``);
+            None plans for this machine alone.
+
+    Raises:
+        UserError: more GPUs asked for than exist, or a trial that no single node can hold (Ray
+            would queue it forever without a word).
+    """
     res, search = space.resources, space.search
-    cpus = int(opts.cpus or os.cpu_count() or 1)
     if opts.cpus is not None and opts.cpus < 1:
         raise UserError("must be at least 1", field="--cpus")
-    available = 0 if opts.address else _local_gpu_count()
     if opts.gpus is not None and opts.gpus < 0:
         raise UserError("must be 0 or more", field="--gpus")
-    if opts.address:
-        gpus = int(opts.gpus or 0)
-    else:
-        if opts.gpus is not None and opts.gpus > available:
-            raise UserError(f"asked for {opts.gpus} GPU(s) but this machine has {available}"
-                            + (" (no CUDA device visible to PyTorch)" if available == 0 else ""), field="--gpus")
-        gpus = available if opts.gpus is None else int(opts.gpus)
+    where = "the Ray cluster" if nodes is not None else "this machine"
+    if nodes is None:
+        nodes = [{"CPU": opts.cpus or os.cpu_count() or 1, "GPU": _local_gpu_count()}]
+    have_cpus = int(sum(n.get("CPU", 0) for n in nodes))
+    have_gpus = int(sum(n.get("GPU", 0) for n in nodes))
+    if opts.gpus is not None and opts.gpus > have_gpus:
+        raise UserError(f"asked for {opts.gpus} GPU(s) but {where} has {have_gpus}"
+                        + (" (no CUDA device visible to PyTorch)" if have_gpus == 0 and where == "this machine"
+                           else ""), field="--gpus")
+    cpus = int(opts.cpus or have_cpus)
+    gpus = have_gpus if opts.gpus is None else int(opts.gpus)
     gpt = float(res["gpus_per_trial"]) if gpus > 0 else 0.0
     note = "" if gpus > 0 else "No GPU in use: trials run on CPU."
     cpt = float(res["cpus_per_trial"])
     if cpt > cpus:
         raise UserError(f"a trial needs {cpt:g} CPU(s) but the search may use {cpus}", field="resources.cpus_per_trial")
-    slots = int(cpus // cpt)
+    if gpt > gpus:
+        raise UserError(f"a trial needs {gpt:g} GPU(s) but the search may use {gpus}", field="resources.gpus_per_trial")
+    # A trial runs on one node: count the trials each node can hold, not the totals.
+    per_node = [min(n.get("CPU", 0) // cpt, n.get("GPU", 0) // gpt if gpt else math.inf) for n in nodes]
+    if not any(k >= 1 for k in per_node):
+        largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)))
+        raise UserError(f"no node of {where} can hold one trial ({cpt:g} CPU, {gpt:g} GPU); the largest has "
+                        f"{largest.get('CPU', 0):g} CPU, {largest.get('GPU', 0):g} GPU",
+                        field="resources.gpus_per_trial" if gpt else "resources.cpus_per_trial")
+    slots = min(int(sum(per_node)), int(cpus // cpt))
     if gpt > 0:
         slots = min(slots, int(math.floor(gpus / gpt + 1e-9)))
     limit = int(search["max_concurrent"]) or slots

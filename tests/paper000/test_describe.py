@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from kdsearch.describe import PAPER_000, comparison_lines, describe_space, latency_ms
 from kdsearch.models import MulTTeacher, count_parameters
 from kdsearch.search.space import load_space
@@ -68,8 +70,9 @@ def test_comparison_says_larger_and_slower_when_the_student_is():
     assert "1.5x larger" in ours and "25% slower than the teacher" in ours
 
 
-def test_cli_prints_the_table_and_the_paper_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "kdsearch", "describe", "smoke", "--repeats", "2"],
+@pytest.mark.parametrize("space", ["smoke", "edam_dmd_teacher"])  # a MulT and a DMD teacher
+def test_cli_prints_the_table_and_the_paper_line(tmp_path, space):
+    result = subprocess.run([sys.executable, "-m", "kdsearch", "describe", space, "--repeats", "2"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "latency (ms)" in result.stdout and "paper 000: teacher 1.802M" in result.stdout
