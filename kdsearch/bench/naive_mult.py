@@ -92,15 +92,14 @@ class NaiveLayer(nn.Module):
         self.fc2 = nn.Linear(4 * d_model, d_model)
         self.relu_dropout, self.res_dropout, self.use_mask = relu_dropout, res_dropout, use_mask
 
-    def forward(self, x, x_k=None):
+    def forward(self, x, x_k=None, x_v=None):
         residual = x
         x = self.norm_attn(x)
         mask = naive_future_mask(x.shape[0], (x if x_k is None else x_k).shape[0], x.device) if self.use_mask else None
         if x_k is None:
             x = self.attn(x, x, x, mask)
-        else:
-            kv = self.norm_attn(x_k)  # same LN0 for queries and keys/values, as MulT
-            x = self.attn(x, kv, kv, mask)
+        else:  # same LN0 for queries, keys and values, as MulT
+            x = self.attn(x, self.norm_attn(x_k), self.norm_attn(x_v), mask)
         x = residual + F.dropout(x, self.res_dropout, self.training)
         residual = x
         x = F.dropout(F.relu(self.fc1(self.norm_ffn(x))), self.relu_dropout, self.training)
@@ -133,9 +132,11 @@ class NaiveEncoder(nn.Module):
     def forward(self, x_in, x_in_k=None):
         """x_in (T_q, B, d), optional x_in_k (T_k, B, d) -> (T_q, B, d)."""
         x = self._embed(x_in)
+        # Keys and values: the same stream, each with its own dropout draw (as MulT).
         x_k = None if x_in_k is None else self._embed(x_in_k)
+        x_v = None if x_in_k is None else self._embed(x_in_k)
         for layer in self.layers:
-            x = layer(x, x_k)
+            x = layer(x, x_k, x_v)
         return self.norm(x)
 
 

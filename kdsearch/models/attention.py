@@ -39,18 +39,23 @@ class MultiheadAttention(nn.Module):
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
         self.out_proj = nn.Linear(d_model, d_model)
         nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.xavier_uniform_(self.out_proj.weight)  # as MulT initialises it
         nn.init.zeros_(self.out_proj.bias)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape
         return x.view(batch, length, self.heads, self.head_dim).transpose(1, 2)
 
-    def _project(self, query: torch.Tensor, source: torch.Tensor | None):
+    def _project(self, query: torch.Tensor, source: torch.Tensor | None, value_source: torch.Tensor | None):
         if source is None:  # self-attention: one matmul for q, k and v
             return F.linear(query, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
         d = self.d_model
         q = F.linear(query, self.in_proj_weight[:d], self.in_proj_bias[:d])
-        k, v = F.linear(source, self.in_proj_weight[d:], self.in_proj_bias[d:]).chunk(2, dim=-1)
+        if value_source is None:  # keys and values from one stream: one matmul for both
+            k, v = F.linear(source, self.in_proj_weight[d:], self.in_proj_bias[d:]).chunk(2, dim=-1)
+        else:
+            k = F.linear(source, self.in_proj_weight[d:2 * d], self.in_proj_bias[d:2 * d])
+            v = F.linear(value_source, self.in_proj_weight[2 * d:], self.in_proj_bias[2 * d:])
         return q, k, v
 
     def forward(
@@ -58,6 +63,7 @@ class MultiheadAttention(nn.Module):
         query: torch.Tensor,
         source: torch.Tensor | None = None,
         *,
+        value_source: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         keep_scores: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -66,13 +72,15 @@ class MultiheadAttention(nn.Module):
         Args:
             query: query stream.
             source: key/value stream (already layer-normed by the caller), None for self-attention.
+            value_source: a separate value stream (same shape as `source`), or None when the
+                values come from `source` too.
             mask: (T_q, T_k) bool, True where allowed, or None.
             keep_scores: take the explicit path and return the pre-softmax per-head scores.
 
         Returns:
             (output after out_proj (B, T_q, d), scores (B, H, T_q, T_k) or None).
         """
-        q, k, v = (self._split_heads(t) for t in self._project(query, source))
+        q, k, v = (self._split_heads(t) for t in self._project(query, source, value_source))
         p = self.dropout if self.training else 0.0
         scores = None
         if keep_scores:

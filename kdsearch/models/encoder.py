@@ -43,12 +43,14 @@ class EncoderLayer(nn.Module):
         self.relu_dropout = relu_dropout
         self.res_dropout = res_dropout
 
-    def forward(self, x, source=None, *, mask=None, keep_scores=False):
+    def forward(self, x, source=None, *, value_source=None, mask=None, keep_scores=False):
         """Returns (x, scores or None, attention output after out_proj)."""
         x_norm = self.norm_attn(x)
-        # MulT applies the *same* LN0 to the key/value stream as to the queries.
+        # MulT applies the *same* LN0 to the key/value stream(s) as to the queries.
         source_norm = None if source is None else self.norm_attn(source)
-        attended, scores = self.attn(x_norm, source_norm, mask=mask, keep_scores=keep_scores)
+        value_norm = None if value_source is None else self.norm_attn(value_source)
+        attended, scores = self.attn(x_norm, source_norm, value_source=value_norm, mask=mask,
+                                     keep_scores=keep_scores)
         x = x + F.dropout(attended, self.res_dropout, self.training)
         hidden = F.dropout(F.relu(self.fc1(self.norm_ffn(x))), self.relu_dropout, self.training)
         x = x + F.dropout(self.fc2(hidden), self.res_dropout, self.training)
@@ -108,7 +110,9 @@ class TransformerEncoder(nn.Module):
         return attention_mask(t_q, t_k, device)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.embed_scale * x + self.positions(x)
+        return self.embed_scale * x + self.positions(x)
+
+    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
         return F.dropout(x, self.embed_dropout, self.training)
 
     def forward(
@@ -124,12 +128,20 @@ class TransformerEncoder(nn.Module):
         """
         t_k = x.shape[1] if source is None else source.shape[1]
         mask = self.mask_for(x.shape[1], t_k, x.device)
-        x = self._embed(x)
-        # Embedded once (own dropout draw), then fixed across layers.
-        source = None if source is None else self._embed(source)
+        x = self._dropout(self._embed(x))
+        value_source = None
+        if source is not None:
+            # Embedded once, then fixed across layers. MulT draws the embedding dropout twice, once
+            # for the keys and once for the values (METHODS §3.2); without dropout the two are
+            # one tensor, and one matmul projects both.
+            embedded = self._embed(source)
+            source = self._dropout(embedded)
+            if self.training and self.embed_dropout > 0:
+                value_source = self._dropout(embedded)
         scores, post = [], []
         for layer in self.layers:
-            x, layer_scores, attended = layer(x, source, mask=mask, keep_scores=keep_scores)
+            x, layer_scores, attended = layer(x, source, value_source=value_source, mask=mask,
+                                              keep_scores=keep_scores)
             if keep_scores:
                 scores.append(layer_scores)
             if keep_post:

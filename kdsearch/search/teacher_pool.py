@@ -22,9 +22,15 @@ def cache_root() -> Path:
     return Path(os.environ.get("KDSEARCH_CACHE") or Path.home() / ".cache" / "kdsearch")
 
 
+# Bumped when a code change alters how a teacher trains with the same settings (it was 1 until
+# keys and values got their own embedding dropout draws, as in MulT): old cached teachers are
+# then trained again instead of being reused as if nothing had changed.
+TEACHER_RECIPE = 2
+
+
 def teacher_key(config: dict, fingerprint: str) -> str:
     payload = {"fingerprint": fingerprint, "task": config["task"], "teacher": config["teacher"],
-               "teacher_train": config["teacher_train"]}
+               "teacher_train": config["teacher_train"], "recipe": TEACHER_RECIPE}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -71,3 +71,36 @@ def test_attention_dropout_acts_in_training_on_both_paths():
         assert not torch.allclose(first, second)
     attn.eval()
     assert torch.allclose(attn(q, kv)[0], attn(q, kv)[0])
+
+
+def test_keys_and_values_get_their_own_embedding_dropout_draw_in_training():
+    # MulT embeds the key/value stream twice, each with its own dropout (METHODS §3.2); in eval
+    # (and with no embedding dropout) they are one tensor, projected by one matmul.
+    encoder = TransformerEncoder(d_model=8, heads=2, layers=2, t_q=4, t_k=12, embed_dropout=0.5)
+    seen = []
+    for layer in encoder.layers:
+        layer.attn.register_forward_pre_hook(lambda _m, args, kwargs: seen.append((args[1], kwargs["value_source"])),
+                                             with_kwargs=True)
+    x, source = torch.randn(2, 4, 8), torch.randn(2, 12, 8)
+    encoder.train()(x, source)
+    assert len(seen) == 2
+    for keys, values in seen:
+        assert values is not None and keys.shape == values.shape and not torch.equal(keys, values)
+    assert torch.equal(seen[0][1], seen[1][1])  # embedded once: every layer sees the same draws
+    seen.clear()
+    encoder.eval()(x, source)
+    assert all(values is None for _, values in seen)
+
+
+def test_separate_value_stream_matches_the_fused_projection_when_equal():
+    attn = MultiheadAttention(8, 2).eval()
+    q, kv = torch.randn(2, 4, 8), torch.randn(2, 12, 8)
+    assert torch.allclose(attn(q, kv)[0], attn(q, kv, value_source=kv.clone())[0], atol=1e-6)
+    assert not torch.allclose(attn(q, kv)[0], attn(q, kv, value_source=kv + 1)[0])
+
+
+def test_out_projection_is_xavier_initialised_as_in_mult():
+    torch.manual_seed(0)
+    weight = MultiheadAttention(30, 5).out_proj.weight
+    bound = (6 / (30 + 30)) ** 0.5  # xavier_uniform; PyTorch's Linear default would be 1/sqrt(30)
+    assert weight.abs().max() <= bound and weight.abs().max() > 0.9 * bound
