@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from kdsearch.errors import SpaceError
 from kdsearch.search import schema
 from kdsearch.search.params import ParamSpec, parse_params
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+BUNDLED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"  # a checkout or an editable install
+# A wheel or `pip install .` puts the spaces here (pyproject's data-files).
+INSTALLED_DIR = Path(sys.prefix) / "share" / "kdsearch" / "search_spaces"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -56,15 +59,19 @@ class Space:
 
 
 def resolve_space_path(arg: str) -> Path:
-    """A path as given, else a bundled space by file name or bare name."""
+    """A path as given, else a bundled space by bare name (``edam``) or as the design card and
+    the README write it (``spaces/edam.yaml``, ``search_spaces/edam.yaml``). Any other path that
+    does not exist is an error, never silently a bundled file of the same name."""
     path = Path(arg)
     if path.is_file():
         return path
-    name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
-    for candidate in (Path.cwd() / "search_spaces" / name, BUNDLED_DIR / name):
-        if candidate.is_file():
-            return candidate
-    bundled = sorted(p.stem for p in BUNDLED_DIR.glob("*.yaml"))
+    bundled_dirs = [d for d in (BUNDLED_DIR, INSTALLED_DIR) if d.is_dir()]
+    if str(path.parent) in (".", "spaces", "search_spaces"):
+        name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
+        for folder in (Path.cwd() / "search_spaces", *bundled_dirs):
+            if (folder / name).is_file():
+                return folder / name
+    bundled = sorted({p.stem for d in bundled_dirs for p in d.glob("*.yaml")})
     raise SpaceError(f"no such space file (bundled spaces: {', '.join(bundled)})", file=arg)
 
 

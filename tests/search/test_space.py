@@ -39,6 +39,13 @@ def test_bundled_space_found_by_name(arg):
     assert set(space.params) == {"loss.alpha", "loss.beta", "distill.temperature"}
 
 
+@pytest.mark.parametrize("arg", ["/nonexistent/dir/edam.yaml", "my_spaces/edam.yaml", "../edam.yaml"])
+def test_a_missing_path_is_an_error_not_a_bundled_file_of_the_same_name(arg):
+    with pytest.raises(SpaceError, match="no such space file") as info:
+        resolve_space_path(arg)
+    assert info.value.file == arg
+
+
 def test_unknown_top_level_key_has_did_you_mean(tmp_path):
     err = error_of(smoke_with(tmp_path, serach={"metric": "val_acc7"}))
     assert err.field == "serach" and "did you mean 'search'" in err.message
