@@ -57,19 +57,19 @@ def cmd_validate(args) -> int:
 def cmd_leaderboard(args) -> int:
     from kdsearch.results.leaderboard import leaderboard_command
 
-    return leaderboard_command(args.results, top=args.top, console=_console())
+    return leaderboard_command(args.results, console=_console(), **({"top": args.top} if args.top else {}))
 
 
 def cmd_data_synth(args) -> int:
     from kdsearch.data.info import synth_command
 
-    return synth_command(args.out, args.preset, args.seed)
+    return synth_command(args.out, args.preset, args.seed, console=_console())
 
 
 def cmd_data_info(args) -> int:
     from kdsearch.data.info import info_command
 
-    return info_command(args.file)
+    return info_command(args.file, console=_console())
 
 
 def cmd_data_import(args) -> int:
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     board = sub.add_parser("leaderboard", help="print the leaderboard of results/<name>")
     board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
-    board.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    board.add_argument("--top", type=int, default=None, help="rows to show (default: as many as the table a run ends on)")
     board.set_defaults(func=cmd_leaderboard)
 
     evaluate = sub.add_parser("evaluate", help="test-split metrics, once, for the top trials of a search")

@@ -110,7 +110,7 @@ def info_command(path: str | os.PathLike, *, verify: bool = False, console: Cons
 
 def synth_command(out: str | os.PathLike, preset: str = "small", seed: int = 0, *,
                   overrides: dict | None = None, console: Console | None = None) -> int:
-    """`kdsearch data synth --out OUT --preset small --seed 0`: generate, then describe; 0 on success.
+    """`kdsearch data synth OUT --preset small --seed 0`: generate, then describe; 0 on success.
 
     A `UserError` (unknown preset or parameter) propagates to the CLI (exit code 2).
     """

@@ -25,6 +25,10 @@ from kdsearch.results.table import (
 )
 
 
+# Rows of the live table, the final table of a run and `kdsearch leaderboard`: one number, so
+# the table a run ends on and the one the command prints from the files are the same.
+TOP_ROWS = 20
+
 class LiveLeaderboard(RecordingCallback):
     """Shows the search as it runs: a live table on a terminal, summary lines otherwise.
 
@@ -47,7 +51,7 @@ class LiveLeaderboard(RecordingCallback):
     def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
                  num_samples: int, rungs: Sequence[int] | None = None,
                  console: Console | None = None, refresh_per_second: float = 4,
-                 summary_every_s: float = 5.0, top: int = 15, objectives: Sequence[dict] | None = None,
+                 summary_every_s: float = 5.0, top: int = TOP_ROWS, objectives: Sequence[dict] | None = None,
                  results_dir: str | os.PathLike | None = None):
         super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
         self.results_dir = None if results_dir is None else str(Path(results_dir).absolute())
@@ -154,7 +158,7 @@ class LiveLeaderboard(RecordingCallback):
         return Group(table, bar)
 
 
-def leaderboard_command(results_dir: str | os.PathLike, top: int = 20,
+def leaderboard_command(results_dir: str | os.PathLike, top: int = TOP_ROWS,
                         console: Console | None = None) -> int:
     """`kdsearch leaderboard results/<name>`: prints the table and the best trial's config.
 

@@ -126,3 +126,15 @@ def test_conditional_parameter_sampled_only_when_condition_holds(tmp_path):
     assert directions == {"paper", "teacher_to_student"}
     for p in seen:
         assert ("distill.temperature" in p) == (p["distill.direction"] == "paper")
+
+
+def test_the_readme_shows_edam_yaml_as_it_is():
+    # The README prints the demo space; an excerpt that drifts from the file misleads new users.
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    excerpt = readme[readme.index("`search_spaces/edam.yaml`, comments shortened:"):]
+    excerpt = excerpt[excerpt.index("```yaml") + len("```yaml"):]
+    shown = yaml.safe_load(excerpt[:excerpt.index("```")])
+    actual = yaml.safe_load(resolve_space_path("edam").read_text())
+    assert shown == {k: v for k, v in actual.items() if k not in ("name", "description")}
