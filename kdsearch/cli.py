@@ -90,6 +90,12 @@ def cmd_export(args) -> int:
     return export_command(args.results, args.out, fmt=args.format, trial_id=args.trial, console=_console())
 
 
+def cmd_train(args) -> int:
+    from kdsearch.search.train_once import train_command
+
+    return train_command(args.space, sets=args.sets, out=args.out, device=args.device, console=_console())
+
+
 def cmd_replay(args) -> int:
     from kdsearch.search.replay import replay_command
 
@@ -198,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where Tune keeps checkpoints and experiment state: an s3:// URI or a shared (NFS) path; "
                           "needed on multi-node clusters (default: results/<name>/tune)")
     run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train a space's fixed configuration once, in this process (no Ray)",
+                           description="Train the space's fixed configuration once with a search trial's own "
+                                       "code, without Ray: to debug, profile or keep one configuration. "
+                                       "Searched parameters take the values the space fixes for them.")
+    train.add_argument("space", help="space file, or a bundled space's name")
+    train.add_argument("--set", action="append", metavar="PATH=VALUE", dest="sets",
+                       help="change a setting, checked like the file (repeatable), e.g. --set loss.beta=2")
+    train.add_argument("--out", help="write the best validation epoch's model here (kdsearch predict runs it)")
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    train.set_defaults(func=cmd_train)
 
     validate = sub.add_parser("validate", help="check a space file completely without running it")
     validate.add_argument("space")

@@ -27,7 +27,7 @@ _TUNE_NOISE = frozenset(
     }
 )
 # Per-trial facts copied from the latest result onto the trial row.
-_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device")
+_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus")
 
 
 def is_number(value: Any) -> bool:
@@ -119,6 +119,7 @@ class TrialRecords:
         if is_number(result.get("time_total_s")):
             # Results can reach the driver in bursts; the trial's own clock is then the truer one.
             row["elapsed_s"] = max(row["elapsed_s"], round(float(result["time_total_s"]), 3))
+        _count_gpu_seconds(row)
 
     def _fill_gaps(self, trial_id: str, earlier: Any, *, before: int) -> None:
         """Adds the epoch rows a restored trial's checkpoint remembers and these rows lack (the
@@ -156,6 +157,7 @@ class TrialRecords:
         row = self.trials[trial_id]
         wall = round(now - self._t0[trial_id], 3)
         row["elapsed_s"] = max(float(row.get("elapsed_s") or 0.0), wall)
+        _count_gpu_seconds(row)
 
     def touch_running(self, now: float | None = None) -> None:
         """Refreshes the elapsed time of every running trial."""
@@ -239,9 +241,16 @@ def _ordered_columns(columns: Iterable[str], searched: list[str], metric: str) -
     head += [c for c in (f"best_{metric}",) if c in columns]
     head += sorted(c for c in columns if c.startswith("best_val_") and c not in head)
     head += sorted(c for c in columns if c.startswith("last_val_"))
-    tail = [c for c in (*_TRIAL_FACTS, "elapsed_s", "started_at") if c in columns]
+    tail = [c for c in (*_TRIAL_FACTS, "elapsed_s", "gpu_s", "started_at") if c in columns]
     middle = [c for c in columns if c not in head and c not in tail]
     return head + middle + tail
+
+
+def _count_gpu_seconds(row: dict) -> None:
+    """GPU-seconds a trial held: its GPU share times its elapsed time (0 on CPU). What a search
+    costs on a cluster is this column's sum, not the trials' wall time."""
+    if is_number(row.get("gpus")):
+        row["gpu_s"] = round(float(row["gpus"]) * float(row.get("elapsed_s") or 0.0), 3)
 
 
 def _scalar(value: Any) -> Any:

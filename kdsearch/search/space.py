@@ -75,8 +75,14 @@ def resolve_space_path(arg: str) -> Path:
     raise SpaceError(f"no such space file (bundled spaces: {', '.join(bundled)})", file=arg)
 
 
-def load_space(arg: str) -> Space:
-    """Read, default and check a space file; raise SpaceError naming file and key."""
+def load_space(arg: str, overrides: dict[str, Any] | None = None) -> Space:
+    """Read, default and check a space file; raise SpaceError naming file and key.
+
+    Args:
+        arg: a space file or a bundled space's name.
+        overrides: dotted path -> value set in the file's YAML before it is checked (`kdsearch
+            train --set`), so an override is checked exactly like the file.
+    """
     path = resolve_space_path(arg)
     file = str(path)
     try:
@@ -89,6 +95,8 @@ def load_space(arg: str) -> Space:
         raise SpaceError(f"cannot read: {exc.strerror}", file=file) from None
     if not isinstance(raw, dict):
         raise SpaceError("a space file must be a YAML mapping", file=file)
+    if overrides:
+        raw = with_overrides(raw, overrides)
     _check_keys(raw, schema.TOP_LEVEL_KEYS, file, "")
     return _build(raw, file, path)
 

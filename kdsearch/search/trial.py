@@ -123,7 +123,9 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     labelled = train.n if train.labelled is None else int(train.labelled.sum())
     extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
              "seed": exp["train"]["seed"], "labelled": labelled,
-             "node_id": ray.get_runtime_context().get_node_id(), "device": device.type}
+             "node_id": ray.get_runtime_context().get_node_id(), "device": device.type,
+             # The GPU share Ray gave this trial (0.25 when four share a GPU): GPU-seconds = share x time.
+             "gpus": float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))}
     if fetched is not None:  # 1: this trial pulled the teacher onto its node; 0: the node had it
         extra["teacher_fetched"] = fetched
 

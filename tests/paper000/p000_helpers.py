@@ -32,10 +32,11 @@ def make_batch(n=4, seed=0, start=0):
     return batch
 
 
-def run_pair(loss, teacher, student, batch):
-    """Both models with exactly what the loss asks for; the teacher frozen as a trial has it."""
-    teacher.eval().requires_grad_(False)
-    with torch.no_grad():
+def run_pair(loss, teacher, student, batch, *, teacher_grad=False):
+    """Both models with exactly what the loss asks for; the teacher frozen as a trial has it, or
+    (teacher_grad) run with gradients on, so only the loss's own detaching keeps it untouched."""
+    teacher.eval().requires_grad_(teacher_grad)
+    with torch.set_grad_enabled(teacher_grad):
         t_out = teacher(batch["text"], batch["audio"], batch["vision"], maps_for=loss.teacher_maps(),
                         post_attention_for=loss.teacher_post_attention())
     s_out = student(batch["vision"], maps_for=loss.student_maps(), post_attention_for=loss.student_post_attention())

@@ -38,8 +38,9 @@ def build(name, level, extra):
     return build_loss(name, **options)
 
 
+@pytest.mark.parametrize("teacher_grad", [False, True], ids=["frozen_teacher", "teacher_with_grad"])
 @pytest.mark.parametrize("name,level,extra,align", list(cases()))
-def test_bound_loss_trains_student_and_heads_only(name, level, extra, align, models, run_models):
+def test_bound_loss_trains_student_and_heads_only(name, level, extra, align, teacher_grad, models, run_models):
     teacher, student = models(student_align=align)
     loss = build(name, level, extra)
     if hasattr(loss, "bind"):
@@ -47,7 +48,7 @@ def test_bound_loss_trains_student_and_heads_only(name, level, extra, align, mod
     own = [p for p in loss.parameters() if p.requires_grad]
     optimiser_would_see = {id(p) for p in own}  # built before the first forward, as in a trial
     batch = make_batch()
-    value = loss(*run_models(loss, teacher, student, batch), batch)
+    value = loss(*run_models(loss, teacher, student, batch, teacher_grad=teacher_grad), batch)
     assert value.dim() == 0 and torch.isfinite(value)
     value.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())

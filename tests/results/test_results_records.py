@@ -120,3 +120,15 @@ def test_restored_trial_fills_the_epochs_its_checkpoint_remembers():
     assert by_epoch == {1: 0.5, 2: 0.95, 3: 0.6}  # epoch 1 kept once, epoch 2 filled in
     assert row["epochs"] == 3 and row["best_epoch"] == 2 and row["best_val_acc7"] == 0.95
     assert all("earlier_epochs" not in e for e in records.epochs)
+
+
+def test_gpu_seconds_are_the_trials_gpu_share_times_its_time():
+    records = _records()
+    records.start("g", {}, now=0.0)
+    _report(records, "g", 1, val_acc7=0.3, gpus=0.25, time_total_s=8.0)
+    assert records.trials["g"]["gpu_s"] == 2.0
+    records.touch("g", now=20.0)  # the live view refreshes a running trial's clock
+    assert records.trials["g"]["gpu_s"] == 5.0
+    records.start("c", {}, now=0.0)
+    _report(records, "c", 1, val_acc7=0.3, gpus=0.0, time_total_s=8.0)
+    assert records.trials["c"]["gpu_s"] == 0.0  # a CPU trial costs no GPU time
