@@ -46,7 +46,8 @@ def check_compatible(blob: dict, dims: dict[str, int], lengths: dict[str, int], 
         Human-readable notes (e.g. sequence lengths that differ from the ones the model was built
         for: MulT-style encoders run on any length, but results may not be what was validated).
     """
-    wanted = blob["dims"] if blob["arch"] == "mult" else {"vision": blob["dims"]["vision"]}
+    # Teachers (MulT, DMD) read all three modalities; a video-only student reads vision alone.
+    wanted = {"vision": blob["dims"]["vision"]} if blob["arch"] == "video_student" else blob["dims"]
     for modality, dim in wanted.items():
         if int(dims[modality]) != int(dim):
             raise DataError(f"{modality} features are {dims[modality]}-d but the model {model_file} expects {dim}-d",

@@ -333,6 +333,13 @@ def _check_method(cfg: dict, file: str) -> None:
     if not isinstance(level, str) or level not in LOSSES[method].levels:
         raise SpaceError(f"{where}method {method} cannot distil at level {level!r}; it allows "
                          f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
+    from kdsearch.distill import loss_options as accepted
+
+    if pairs is not None and "pairs" not in accepted(method):
+        raise SpaceError(f"{where}method {method} distils the model outputs and takes no transformer pairs; "
+                         f"remove distill.pairs or pick a method that pairs transformers "
+                         f"({', '.join(sorted(m for m in LOSSES if 'pairs' in accepted(m)))})", file=file,
+                         field="distill.pairs")
     if pairs is not None and not (isinstance(pairs, dict) and all(isinstance(k, str) and isinstance(v, str)
                                                                  for k, v in pairs.items())):
         raise SpaceError(f"{where}must map student transformers to teacher ones, e.g. {{'V<-L': 'V<-L'}}, or be "
