@@ -64,7 +64,8 @@ class ContrastMemory(nn.Module):
         seed: seeds the bank initialisation and the negative draws.
         classes: (n_data,) class of every sample, needed for ``negatives="other_class"``.
         negatives: "uniform" (any sample, with replacement: RepDistiller's default draw) or
-            "other_class" (samples of other classes only: RepDistiller's CIFAR recipe).
+            "other_class" (samples of other classes only: RepDistiller's CIFAR recipe; K distinct
+            samples when every anchor's pool holds K, else drawn with replacement, as there).
     """
 
     def __init__(self, n_data: int, feat_dim: int, *, nce_k: int, nce_t: float, nce_m: float, seed: int = 0,
@@ -92,6 +93,9 @@ class ContrastMemory(nn.Module):
             self.register_buffer("by_class", torch.argsort(classes, stable=True), persistent=False)
             self.register_buffer("class_count", counts, persistent=False)
             self.register_buffer("class_start", torch.cumsum(counts, 0) - counts, persistent=False)
+            # RepDistiller draws other-class negatives without replacement unless K exceeds the
+            # pool; the smallest pool is everything outside the largest class.
+            self._distinct = self.nce_k <= self.n_data - int(counts.max())
         else:
             self.classes = None
 
@@ -107,9 +111,16 @@ class ContrastMemory(nn.Module):
         return torch.cat([index.unsqueeze(1), negatives], dim=1)
 
     def _other_class(self, index: torch.Tensor, shape, gen) -> torch.Tensor:
+        cls = self.classes[index]
+        if self._distinct:
+            # K distinct samples of other classes per anchor: the K smallest of random keys, with
+            # the anchor's own class keyed out of reach (B x n keys: 4 MB at MOSEI size, batch 64).
+            keys = torch.rand((shape[0], self.n_data), generator=gen, device=index.device)
+            keys.masked_fill_(self.classes.unsqueeze(0) == cls.unsqueeze(1), 2.0)
+            return keys.topk(self.nce_k, dim=1, largest=False).indices
+        # K exceeds some anchor's pool: draw with replacement, as RepDistiller then does.
         # Sorted by class, the samples of the anchor's class c fill [start_c, start_c + count_c);
         # a uniform position among the other n - count_c samples skips over that block.
-        cls = self.classes[index]
         count, start = self.class_count[cls].unsqueeze(1), self.class_start[cls].unsqueeze(1)
         others = (self.n_data - count).clamp_min(1)
         pos = (torch.rand(shape, generator=gen, device=index.device) * others).long().clamp_max(others - 1)

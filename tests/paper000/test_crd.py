@@ -108,6 +108,17 @@ def test_other_class_negatives_never_share_the_anchor_class():
     assert len(torch.unique(idx[:, 1:])) > 10  # drawn across the other classes, not one sample
 
 
+def test_other_class_negatives_are_distinct_when_every_pool_holds_k():
+    classes = torch.arange(40) % 4  # pools of 30 other-class samples
+    memory = ContrastMemory(40, 4, nce_k=30, nce_t=0.07, nce_m=0.5, classes=classes, negatives="other_class")
+    index = torch.tensor([0, 1, 6, 39])
+    idx = memory.sample(index)
+    assert idx.shape == (4, 31) and torch.equal(idx[:, 0], index)
+    for row, anchor in zip(idx[:, 1:], index):
+        assert len(torch.unique(row)) == 30  # the whole pool, each sample once
+        assert (classes[row] != classes[anchor]).all()
+
+
 def test_uniform_negatives_are_reproducible_per_step_and_change_after_an_update():
     memory = ContrastMemory(100, 4, nce_k=16, nce_t=0.07, nce_m=0.5, seed=3)
     index = torch.arange(4)
