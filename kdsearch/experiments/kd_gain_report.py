@@ -81,6 +81,8 @@ def summarise(rows: list[dict], *, config: dict, opts, search: dict, device: str
 
 def _pct(s: dict, signed: bool = False) -> str:
     sign = "+" if signed and s["mean"] > 0 else ""
+    if len(s.get("values", ())) < 2:  # one seed has no spread to show; "± 0.0" would claim one
+        return f"{sign}{100 * s['mean']:.1f}"
     return f"{sign}{100 * s['mean']:.1f} ± {100 * s['std']:.1f}"
 
 
@@ -104,7 +106,9 @@ def markdown(report: dict) -> str:
     """The report as Markdown: headline table, verdicts, where the maps look, settings, per seed."""
     st, seeds = report["settings"], report["seeds"]
     titles = _model_titles(st)
-    lines = [f"Test split, mean ± std over seeds {', '.join(map(str, seeds))} (sample std), in %; each model's "
+    over = (f"mean ± std over seeds {', '.join(map(str, seeds))} (sample std)" if len(seeds) > 1
+            else f"one seed ({seeds[0]}): no spread to show")
+    lines = [f"Test split, {over}, in %; each model's "
              f"epoch chosen on the validation split ({report['selection']['metric']}).", "",
              "| model | test acc7 | test F1 (weighted) | epoch chosen |", "|---|---|---|---|"]
     for m in ("teacher", "no_kd", "kd"):
@@ -164,5 +168,12 @@ def _settings_lines(report: dict) -> list[str]:
         f"β = {st['loss']['beta']:g}, " + ", ".join(f"{k} = {v}" for k, v in st["distill"].items()
                                                   if k not in ("method", "level")),
         f"- space `{st['space']}`, device {report['device']}, wall time {report['wall_s'] / 60:.1f} min; "
-        f"re-run: `kdsearch experiment kd-gain --seeds {' '.join(map(str, report['seeds']))}`",
+        f"re-run: `kdsearch experiment kd-gain{_space_flag(st['space'])} --seeds {' '.join(map(str, report['seeds']))}`",
     ]
+
+
+def _space_flag(space: str) -> str:
+    """`` --space X`` unless X is the experiment's default space (the re-run command must be exact)."""
+    from kdsearch.experiments.kd_gain import DEFAULT_SPACE
+
+    return "" if space in (DEFAULT_SPACE, f"search_spaces/{DEFAULT_SPACE}.yaml") else f" --space {space}"

@@ -107,4 +107,7 @@ def test_markdown_states_a_loss_honestly():
     report = summarise([row], config=config, opts=tiny(), search=search, device="cpu", wall_s=60.0)
     text = markdown(report)
     assert "does NOT beat the no-KD student (-5.0 points on average)" in text
-    assert "| distilled − no KD (paired by seed) | -5.0 ± 0.0 | -10.0 ± 0.0 | |" in text
+    # One seed has no spread: no "± 0.0", and the header says so.
+    assert "| distilled − no KD (paired by seed) | -5.0 | -10.0 | |" in text
+    assert "one seed (0): no spread to show" in text
+    assert "re-run: `kdsearch experiment kd-gain --seeds 0`" in text  # the default space needs no flag
