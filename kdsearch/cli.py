@@ -57,7 +57,7 @@ def cmd_validate(args) -> int:
 def cmd_leaderboard(args) -> int:
     from kdsearch.results.leaderboard import leaderboard_command
 
-    return leaderboard_command(args.results, console=_console(), **({"top": args.top} if args.top else {}))
+    return leaderboard_command(args.results, console=_console(), **({"top": args.top} if args.top is not None else {}))
 
 
 def cmd_data_synth(args) -> int:

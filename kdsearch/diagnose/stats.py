@@ -152,16 +152,12 @@ def event_mass(p: torch.Tensor, events: torch.Tensor) -> torch.Tensor:
     Returns:
         (B, [H,] T_q) fraction of the row's mass on the events.
     """
-    return (p @ _marks_column(event_indicator(events, p.shape[-1]), p)).squeeze(-1)
+    return marked_mass(p, event_indicator(events, p.shape[-1]))
 
 
 def event_uniform_share(p: torch.Tensor, events: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """What `event_mass` would be for a uniform row: allowed events / allowed keys (E/T_k unmasked)."""
-    t_q, t_k = p.shape[-2:]
-    ok = torch.ones(t_q, t_k, device=p.device) if allowed is None else allowed.to(p.device)
-    ok = ok.to(p.dtype)
-    allowed_events = (ok @ _marks_column(event_indicator(events, t_k), p)).squeeze(-1)  # (B, 1.., T_q)
-    return (allowed_events / ok.sum(dim=-1)).expand(p.shape[:-1])
+    return marked_uniform_share(p, event_indicator(events, p.shape[-1]), allowed)
 
 
 def forced_rows(p: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:

@@ -69,6 +69,11 @@ class EmbedHead(nn.Module):
         return F.normalize(self.linear(x.flatten(1).to(self.linear.weight.dtype)), dim=1)
 
 
+def _default_k(n_data: int) -> int:
+    """K when the space sets none: `DEFAULT_NCE_K`, lowered to fit a smaller set (anchor excluded)."""
+    return min(DEFAULT_NCE_K, n_data - 1)
+
+
 @register_loss("crd")
 class CRDLoss(KDLoss):
     """Contrastive representation distillation (paper 000's CRD rows of Table 1).
@@ -154,7 +159,7 @@ class CRDLoss(KDLoss):
             self.check_train_size(n_train)
             self.n_train = int(n_train)
             if self.nce_k is None:
-                self.nce_k = min(DEFAULT_NCE_K, self.n_train - 1)
+                self.nce_k = _default_k(self.n_train)
         if labels is not None:
             self._classes = (torch.round(labels.detach().float().clamp(-3.0, 3.0)) + 3).long().cpu()
         if self.n_train is not None:
@@ -202,7 +207,7 @@ class CRDLoss(KDLoss):
             raise InvalidOption("negatives", "'other_class' needs the training labels: bind(labels=...)")
         classes = None if self._classes is None else self._classes[:n_data]
         # Unbound (tests, plain Python callers) with no K set: the default, capped by the bank.
-        nce_k = self.nce_k if self.nce_k is not None else min(DEFAULT_NCE_K, n_data - 1)
+        nce_k = self.nce_k if self.nce_k is not None else _default_k(n_data)
         memory = ContrastMemory(n_data, self.feat_dim, nce_k=nce_k, nce_t=self.nce_t, nce_m=self.nce_m,
                                 seed=self.seed + list(self.units).index(name), classes=classes,
                                 negatives=self.negatives)

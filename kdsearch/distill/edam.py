@@ -100,8 +100,6 @@ class EDAMLoss(KDLoss):
         check_choice("heads", heads, HEAD_MODES)
         check_choice("align", align, ALIGNS)
         check_flags(upsample_trainable=upsample_trainable)
-        if not isinstance(upsample_trainable, bool):
-            raise InvalidOption("upsample_trainable", f"must be true or false, got {upsample_trainable!r}")
         self.pairs = dict(pairs)
         self.align = align
         self.upsample_trainable = upsample_trainable

@@ -24,10 +24,10 @@ from kdsearch.results.table import (
     best_trial, budget_used, fmt_metric, render_leaderboard, summary_line,
 )
 
-
 # Rows of the live table, the final table of a run and `kdsearch leaderboard`: one number, so
 # the table a run ends on and the one the command prints from the files are the same.
 TOP_ROWS = 20
+
 
 class LiveLeaderboard(RecordingCallback):
     """Shows the search as it runs: a live table on a terminal, summary lines otherwise.
