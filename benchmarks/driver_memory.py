@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     import kdsearch.search.tuner as tuner_module
     from kdsearch.data.synthetic import generate
     from kdsearch.search.driver import RunOptions, run_search
-    from kdsearch.search.space import load_space
+    from kdsearch.spec.space import load_space
 
     work = Path(tempfile.mkdtemp(prefix="kdsearch-memory-"))
     os.environ.setdefault("KDSEARCH_CACHE", str(work / "cache"))

@@ -98,10 +98,10 @@ def seed_teacher(space_file: Path, data_path: Path, cache: Path) -> None:
     import h5py
 
     from kdsearch.data.source import dataset_shapes
-    from kdsearch.models.teachers import build_any_teacher
-    from kdsearch.search.combos import categorical_configs
-    from kdsearch.search.space import load_space
-    from kdsearch.search.teacher_pool import save_teacher_blob, teacher_path
+    from kdsearch.train.teachers import build_any_teacher
+    from kdsearch.spec.combos import categorical_configs
+    from kdsearch.spec.space import load_space
+    from kdsearch.train.teacher_cache import save_teacher_blob, teacher_path
 
     os.environ["KDSEARCH_CACHE"] = str(cache)
     dims, lengths = dataset_shapes({"path": str(data_path)})  # reads no arrays

@@ -30,8 +30,8 @@ def _console():
 
 def cmd_run(args) -> int:
     from kdsearch.search.driver import RunOptions, run_search
-    from kdsearch.search.report import print_outcome
-    from kdsearch.search.space import load_space
+    from kdsearch.verbs.outcome import print_outcome
+    from kdsearch.spec.space import load_space
 
     console = _console()
     space = load_space(args.space)
@@ -44,7 +44,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from kdsearch.search.space import load_space
+    from kdsearch.spec.space import load_space
 
     space = load_space(args.space)
     searched = ", ".join(space.params) or "nothing (a single configuration)"
@@ -79,31 +79,31 @@ def cmd_data_import(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from kdsearch.search.evaluate import evaluate_command
+    from kdsearch.verbs.evaluate import evaluate_command
 
     return evaluate_command(args.results, top=args.top, force=args.force, console=_console())
 
 
 def cmd_export(args) -> int:
-    from kdsearch.search.export import export_command
+    from kdsearch.verbs.export import export_command
 
     return export_command(args.results, args.out, fmt=args.format, trial_id=args.trial, console=_console())
 
 
 def cmd_train(args) -> int:
-    from kdsearch.search.train_once import train_command
+    from kdsearch.verbs.train_once import train_command
 
     return train_command(args.space, sets=args.sets, out=args.out, device=args.device, console=_console())
 
 
 def cmd_replay(args) -> int:
-    from kdsearch.search.replay import replay_command
+    from kdsearch.verbs.replay import replay_command
 
     return replay_command(args.results, args.trial_id, epochs=args.epochs, console=_console())
 
 
 def cmd_teacher_list(args) -> int:
-    from kdsearch.search.teacher_list import teacher_list_command
+    from kdsearch.verbs.teacher_list import teacher_list_command
 
     return teacher_list_command()
 
@@ -124,14 +124,14 @@ def cmd_teacher_import_mult(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from kdsearch.predict import predict_command
+    from kdsearch.verbs.predict import predict_command
 
     return predict_command(args.model, args.data, split=args.split, out=args.out, batch_size=args.batch_size,
                            device=args.device)
 
 
 def cmd_describe(args) -> int:
-    from kdsearch.describe import describe_command
+    from kdsearch.verbs.describe import describe_command
 
     return describe_command(args.space, shapes=args.shapes, device=args.device, repeats=args.repeats)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from kdsearch.search.space import resolve_space_path
+from kdsearch.spec.space import resolve_space_path
 
 
 def write_smoke_space(path: Path, **sections: dict) -> Path:

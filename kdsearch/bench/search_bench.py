@@ -97,8 +97,8 @@ def run_search_bench(*, num_samples: int = 4, gpus: int | None = None, threads: 
     from kdsearch.data.source import load_for_search
     from kdsearch.results.store import read_results
     from kdsearch.search.driver import RunOptions, run_search
-    from kdsearch.search.space import load_space
-    from kdsearch.search.teacher_pool import get_teacher
+    from kdsearch.spec.space import load_space
+    from kdsearch.train.teacher_cache import get_teacher
 
     console = console or Console(quiet=True)
     space = load_space(SEARCH_SPACE)

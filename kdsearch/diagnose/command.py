@@ -35,7 +35,7 @@ def rank_maps(summaries: list[dict]) -> list[dict]:
 
 
 def _load_blob(path: Path, what: str) -> dict:
-    from kdsearch.search.teacher_pool import load_teacher_blob
+    from kdsearch.train.teacher_cache import load_teacher_blob
 
     if not path.is_file():
         raise UserError(f"no such {what} checkpoint", file=str(path))

@@ -49,7 +49,7 @@ def _strip_prefix(state: dict, prefix: str) -> dict:
 
 def build_teacher_from_blob(blob: dict, path: str):
     """The teacher (MulT or DMD) a cached checkpoint describes, weights loaded, in eval mode."""
-    from kdsearch.models.teachers import build_any_teacher
+    from kdsearch.train.teachers import build_any_teacher
 
     missing = [k for k in ("state_dict", "config", "dims", "lengths", "n_out") if k not in blob]
     if missing:

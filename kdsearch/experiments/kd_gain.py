@@ -65,7 +65,7 @@ def experiment_config(opts: KDGainOptions) -> tuple[dict, dict]:
     Raises:
         UserError: the space does not use synthetic data, or an option is out of range.
     """
-    from kdsearch.search.space import load_space
+    from kdsearch.spec.space import load_space
 
     if not opts.seeds or any(not isinstance(s, int) or s < 0 for s in opts.seeds):
         raise UserError(f"need one or more non-negative integer seeds, got {list(opts.seeds)}", field="--seeds")
@@ -98,7 +98,7 @@ def seed_config(config: dict, seed: int) -> dict:
 def dataset_file(preset: str, seed: int, generator: dict) -> Path:
     """Generate (once) and return the dataset of a seed, named by its parameters' hash."""
     from kdsearch.data.synthetic import generate, resolve_params
-    from kdsearch.search.teacher_pool import cache_root
+    from kdsearch.train.teacher_cache import cache_root
 
     params = dataclasses.asdict(resolve_params(preset, **generator))
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
@@ -111,7 +111,7 @@ def dataset_file(preset: str, seed: int, generator: dict) -> Path:
 
 def evaluate_teacher(blob: dict, split, task_name: str, device) -> tuple[dict[str, float], torch.nn.Module]:
     """(test metrics of a cached teacher on one `TensorSplit`, the teacher built from it)."""
-    from kdsearch.models.teachers import build_any_teacher
+    from kdsearch.train.teachers import build_any_teacher
     from kdsearch.train.objectives import run_model
     from kdsearch.train.tasks import get_task
 
@@ -160,7 +160,7 @@ def run_seed(config: dict, seed: int, opts: KDGainOptions, *, metric: str, mode:
     """Data, teacher, no-KD and distilled students for one seed; every number of that seed."""
     from kdsearch.data.layout import load_dataset
     from kdsearch.experiments.map_focus import map_focus
-    from kdsearch.search.teacher_pool import get_teacher, teacher_path
+    from kdsearch.train.teacher_cache import get_teacher, teacher_path
     from kdsearch.train.experiment import build_kd_loss, tensor_split
 
     started = time.perf_counter()

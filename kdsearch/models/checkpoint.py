@@ -4,7 +4,7 @@ A model file is a dict of tensors and plain values (loadable with ``weights_only
 ``arch`` ("mult" teacher or "video_student"), ``config`` (the builder's section: the keys of
 `TEACHER_DEFAULTS` / `STUDENT_DEFAULTS`), ``dims`` and ``lengths`` per modality, ``n_out``,
 ``task`` (or None), ``state_dict`` and any extra facts (``val_metrics``, ``source``, ...). It is
-the teacher cache's format (`kdsearch.search.teacher_pool`), so a cached teacher, an imported
+the teacher cache's format (`kdsearch.train.teacher_cache`), so a cached teacher, an imported
 MulT checkpoint and an exported student all load the same way.
 """
 
@@ -51,7 +51,7 @@ def load_model_file(path: str | os.PathLike, *, device: str | torch.device = "cp
             described model; the message names the file.
     """
     from kdsearch.models.build import build_student
-    from kdsearch.models.teachers import build_any_teacher
+    from kdsearch.train.teachers import build_any_teacher
 
     file = str(path)
     blob = read_weights_only(file, what="kdsearch model file")

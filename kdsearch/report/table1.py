@@ -102,7 +102,7 @@ def _teachers_from_cache(results_dir: Path) -> dict[str, dict]:
     """Best effort: rebuild each branch's cache key from space.yaml and read its meta.json."""
     import yaml
 
-    from kdsearch.search.teacher_pool import teacher_path
+    from kdsearch.train.teacher_cache import teacher_path
 
     try:
         record = yaml.safe_load((results_dir / "space.yaml").read_text())

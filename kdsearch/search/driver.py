@@ -19,7 +19,7 @@ import yaml
 from kdsearch.errors import UserError
 from kdsearch.search.recovery import check_disk, disk_problem, recover_for_resume
 from kdsearch.search.resources import ResourcePlan, plan_resources
-from kdsearch.search.space import NAME_RE, Space
+from kdsearch.spec.space import NAME_RE, Space
 
 
 @dataclass

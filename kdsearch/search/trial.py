@@ -70,7 +70,7 @@ def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch
 
     Shared by search trials and `kdsearch replay`, so a replay runs exactly a trial's code.
     """
-    from kdsearch.models.teachers import build_any_teacher
+    from kdsearch.train.teachers import build_any_teacher
     from kdsearch.train.experiment import build_kd_loss, build_student_only, labelled_mask, tensor_split
     from kdsearch.train.objectives import DistillObjective
     from kdsearch.train.tasks import get_task
@@ -108,7 +108,8 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     from ray import tune
 
     from kdsearch.models.build import count_parameters
-    from kdsearch.search.teacher_pool import fetch_teacher, teacher_key
+    from kdsearch.search.teacher_pool import fetch_teacher
+    from kdsearch.train.teacher_cache import teacher_key
 
     # Several trials share a machine: each uses only the CPUs it holds (thread oversubscription
     # made packed trials slower than one trial alone).

@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from kdsearch.search.resources import ResourcePlan
-from kdsearch.search.space import Space
+from kdsearch.spec.space import Space
 
 TUNE_DIR = "tune"
 JOURNAL = "optuna.journal"
@@ -46,7 +46,7 @@ def build_searcher(space: Space, name: str, folder: Path):
     from optuna.storages.journal import JournalFileBackend
 
     from kdsearch.search.optuna_search import PruningAwareOptunaSearch
-    from kdsearch.search.params import define_by_run
+    from kdsearch.spec.params import define_by_run
 
     sampler_cfg = space.search["sampler"]
     seed = sampler_cfg.get("seed", 0)
@@ -67,7 +67,7 @@ def build_searcher(space: Space, name: str, folder: Path):
     objectives = space.search["objectives"]
     metric = [space.search["metric"], *(o["metric"] for o in objectives)] if objectives else space.search["metric"]
     mode = [space.search["mode"], *(o["mode"] for o in objectives)] if objectives else space.search["mode"]
-    from kdsearch.search.rows import RowsDefineByRun
+    from kdsearch.spec.rows import RowsDefineByRun
 
     space_fn = (RowsDefineByRun(space.params, constants, space.rows) if space.rows
                 else define_by_run(space.params, constants))
@@ -101,8 +101,8 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
 
 
 def build_callbacks(space: Space, folder: Path, console) -> list:
-    from kdsearch.results.leaderboard import LiveLeaderboard
-    from kdsearch.results.store import ResultsWriter
+    from kdsearch.search.live_leaderboard import LiveLeaderboard
+    from kdsearch.search.results_writer import ResultsWriter
     from kdsearch.search.forget_finished import ForgetFinishedMetrics
 
     searched = list(space.params)

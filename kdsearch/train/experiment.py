@@ -27,7 +27,7 @@ def data_shapes(config: dict) -> tuple[dict[str, int], dict[str, int]]:
 def build_models(config: dict, dims: dict | None = None, lengths: dict | None = None):
     """The (teacher, student) pair the config describes, freshly initialised."""
     from kdsearch.models.build import build_student
-    from kdsearch.models.teachers import build_any_teacher
+    from kdsearch.train.teachers import build_any_teacher
 
     if dims is None or lengths is None:
         dims, lengths = data_shapes(config)
@@ -53,7 +53,7 @@ def default_pairs(config: dict) -> dict[str, str]:
 def build_kd_loss(config: dict):
     """The configured distillation loss, or None when beta is 0 (the no-KD baseline)."""
     from kdsearch.distill import build_loss
-    from kdsearch.search.checks import loss_options
+    from kdsearch.spec.checks import loss_options
 
     if float(config["loss"]["beta"]) == 0.0:
         return None

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from kdsearch.errors import SpaceError, UserError
-from kdsearch.search.model_memory import ENV_CAP, on_meta, parse_bytes
-from kdsearch.search.space import load_space
+from kdsearch.spec.model_memory import ENV_CAP, on_meta, parse_bytes
+from kdsearch.spec.space import load_space
 
 SPACES = Path(__file__).parents[2] / "search_spaces"
 

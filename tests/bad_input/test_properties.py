@@ -22,8 +22,8 @@ from bad_input_files import write_raw_dataset
 from kdsearch.data.layout import load_dataset, write_dataset
 from kdsearch.data.schema import MODALITIES, SPLITS
 from kdsearch.errors import DataError, SpaceError
-from kdsearch.search.params import define_by_run
-from kdsearch.search.space import load_space
+from kdsearch.spec.params import define_by_run
+from kdsearch.spec.space import load_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line per example
 

@@ -16,7 +16,7 @@ from ray.cluster_utils import Cluster
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import torch
 
 from kdsearch.data import generate
 from kdsearch.models.build import build_student, build_teacher
-from kdsearch.search.teacher_pool import save_teacher_blob
+from kdsearch.train.teacher_cache import save_teacher_blob
 
 # Small enough for seconds on 2 CPU cores; T_a == T_v as in the synthetic presets.
 SYNTH = dict(n_train=8, n_valid=10, n_test=4, text_len=4, audio_len=8, vision_len=8, text_dim=6, audio_dim=5,

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from kdsearch.results.store import EPOCHS_FILE, TRIALS_FILE, ResultsWriter
+from kdsearch.results.store import EPOCHS_FILE, TRIALS_FILE
+from kdsearch.search.results_writer import ResultsWriter
 
 EPOCHS_PER_TRIAL = 5
 TRIALS_PER_FLUSH = 20

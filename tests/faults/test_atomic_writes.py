@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from kdsearch.results.store import EPOCHS_FILE, ResultsWriter, covered_epochs, read_results, write_parquet_atomic
+from kdsearch.results.store import EPOCHS_FILE, covered_epochs, read_results, write_parquet_atomic
+from kdsearch.search.results_writer import ResultsWriter
 
 KILLS = 30
 

@@ -10,7 +10,8 @@ import optuna
 import pytest
 
 from kdsearch.errors import UserError
-from kdsearch.results.store import TUNE_STATE_BACKUP, ResultsWriter
+from kdsearch.results.store import TUNE_STATE_BACKUP
+from kdsearch.search.results_writer import ResultsWriter
 from kdsearch.search.recovery import recover_for_resume, repair_journal, restore_tune_state
 
 SESSION = "2026-11-22_10-00-00"

@@ -14,8 +14,8 @@ import torch
 
 from kdsearch.errors import UserError
 from kdsearch.models.checkpoint import load_model_file
-from kdsearch.search.checkpoints import best_checkpoint, load_trainer_state
-from kdsearch.search.teacher_pool import load_teacher_blob
+from kdsearch.verbs.checkpoints import best_checkpoint, load_trainer_state
+from kdsearch.train.teacher_cache import load_teacher_blob
 
 
 class WritesMarker:

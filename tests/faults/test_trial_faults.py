@@ -27,7 +27,7 @@ from rich.console import Console
 from small_worker import MARGIN_ENV
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 
 pytestmark = pytest.mark.slow
 

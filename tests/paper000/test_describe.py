@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from kdsearch.describe import PAPER_000, comparison_lines, describe_space, latency_ms
+from kdsearch.verbs.describe import PAPER_000, comparison_lines, describe_space, latency_ms
 from kdsearch.models import MulTTeacher, count_parameters
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 
 
 def test_rows_hold_the_built_models_counts_and_a_positive_latency():

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from kdsearch.errors import SpaceError
-from kdsearch.search.space import load_space, resolve_space_path
+from kdsearch.spec.space import load_space, resolve_space_path
 
 
 def space_file(tmp_path, *, distill, student=None, teacher=None):

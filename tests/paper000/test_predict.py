@@ -9,7 +9,7 @@ from kdsearch.data.layout import write_dataset
 from kdsearch.errors import DataError, UserError
 from kdsearch.models import VideoStudent
 from kdsearch.models.checkpoint import load_model_file, model_blob, save_model_file
-from kdsearch.predict import predict_command
+from kdsearch.verbs.predict import predict_command
 
 
 @pytest.fixture

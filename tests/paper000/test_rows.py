@@ -4,8 +4,8 @@ import optuna
 import pytest
 
 from kdsearch.errors import SpaceError
-from kdsearch.search.params import ParamSpec
-from kdsearch.search.rows import ROW_PARAM, RowsDefineByRun, attach_rows, parse_rows, row_config
+from kdsearch.spec.params import ParamSpec
+from kdsearch.spec.rows import ROW_PARAM, RowsDefineByRun, attach_rows, parse_rows, row_config
 
 CONFIG = {"teacher": {"branch": "complete"}, "student": {"config": 5}, "distill": {"method": "crd", "level": "final"},
           "loss": {"beta": 0.8}}

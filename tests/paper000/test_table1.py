@@ -14,10 +14,10 @@ from kdsearch.errors import UserError
 from kdsearch.models import TEACHER_BRANCH_FOR_CONFIG
 from kdsearch.report.table1 import PAPER_ROWS, PAPER_TEACHERS, report_command, student_rows
 from kdsearch.results.store import write_parquet_atomic
-from kdsearch.search import schema
-from kdsearch.search.checks import _check_pairs
-from kdsearch.search.rows import parse_rows, row_config
-from kdsearch.search.space import load_space, resolve_space_path
+from kdsearch.spec import schema
+from kdsearch.spec.checks import _check_pairs
+from kdsearch.spec.rows import parse_rows, row_config
+from kdsearch.spec.space import load_space, resolve_space_path
 
 RAW = yaml.safe_load(resolve_space_path("table1").read_text())
 
@@ -103,7 +103,7 @@ def test_report_on_another_search_says_what_it_needs(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif("rows" not in schema.TOP_LEVEL_KEYS, reason="needs the space loader's rows hook "
-                    "(kdsearch.search.rows) wired into space.py/tuner.py")
+                    "(kdsearch.spec.rows) wired into space.py/tuner.py")
 def test_smoke_search_runs_every_row_and_report_reads_it(tmp_path):
     env_run = [sys.executable, "-m", "kdsearch"]
     env = {"KDSEARCH_CACHE": str(tmp_path / "cache")}

@@ -10,7 +10,8 @@ from __future__ import annotations
 from ray.tune.experiment import Trial
 from rich.console import Console
 
-from kdsearch.results import LiveLeaderboard, ResultsWriter
+from kdsearch.search.live_leaderboard import LiveLeaderboard
+from kdsearch.search.results_writer import ResultsWriter
 
 COMMON = dict(searched=["loss.alpha"], metric="val_acc7", mode="max", max_epochs=2)
 

@@ -14,7 +14,9 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 from rich.console import Console
 
-from kdsearch.results import LiveLeaderboard, ResultsWriter, leaderboard_command, read_results
+from kdsearch.results import leaderboard_command, read_results
+from kdsearch.search.live_leaderboard import LiveLeaderboard
+from kdsearch.search.results_writer import ResultsWriter
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +203,7 @@ def test_error_reason_reads_the_latest_failure(ray_session, tmp_path):
     from ray.train._internal.storage import StorageContext
     from ray.tune.experiment import Trial
 
-    from kdsearch.results.events import error_reason
+    from kdsearch.search.callbacks import error_reason
 
     storage = StorageContext(storage_path=str(tmp_path), experiment_dir_name="exp")
     wrapped = Trial("f", config={}, trial_id="x_00000", stub=True, storage=storage)

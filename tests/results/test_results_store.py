@@ -12,7 +12,8 @@ from ray.tune.experiment import Trial
 from rich.console import Console
 
 from kdsearch.errors import UserError
-from kdsearch.results import ResultsWriter, leaderboard_command, read_results
+from kdsearch.results import leaderboard_command, read_results
+from kdsearch.search.results_writer import ResultsWriter
 from kdsearch.results.store import write_parquet_atomic
 
 

@@ -6,7 +6,7 @@ import yaml
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 
 pytestmark = pytest.mark.slow
 

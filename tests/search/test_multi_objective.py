@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def test_driver_output_tells_the_story(finished_search):
 
 
 def test_replay_reproduces_a_trial_on_cpu(finished_search):
-    from kdsearch.search.replay import replay
+    from kdsearch.verbs.replay import replay
 
     _, outcome, _ = finished_search
     trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
@@ -89,7 +89,7 @@ def test_replay_reproduces_a_trial_on_cpu(finished_search):
 
 
 def test_evaluate_scores_the_test_split_once(finished_search):
-    from kdsearch.search.evaluate import evaluate
+    from kdsearch.verbs.evaluate import evaluate
 
     _, outcome, _ = finished_search
     quiet = Console(quiet=True)
@@ -108,7 +108,7 @@ def test_export_then_predict_and_torchscript_agree(finished_search, tmp_path):
 
     from kdsearch.data.source import dataset_path
     from kdsearch.models.checkpoint import load_model_file
-    from kdsearch.search.export import export
+    from kdsearch.verbs.export import export
 
     space, outcome, _ = finished_search
     quiet = Console(quiet=True)

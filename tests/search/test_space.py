@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from kdsearch.errors import SpaceError
-from kdsearch.search.params import define_by_run
-from kdsearch.search.space import load_space, resolve_space_path
+from kdsearch.spec.params import define_by_run
+from kdsearch.spec.space import load_space, resolve_space_path
 
 
 def write(tmp_path, text, name="space.yaml"):

@@ -5,8 +5,8 @@ import pytest
 
 from kdsearch.cli import main
 from kdsearch.models.checkpoint import load_model_file
-from kdsearch.predict import predict_command
-from kdsearch.search.train_once import parse_sets
+from kdsearch.verbs.predict import predict_command
+from kdsearch.verbs.train_once import parse_sets
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import torch
 
-from kdsearch.search.space import load_space
+from kdsearch.spec.space import load_space
 from kdsearch.train.experiment import build_kd_loss, build_models, labelled_mask
 from kdsearch.train.objectives import DistillObjective
 from kdsearch.train.tasks import get_task

@@ -49,7 +49,7 @@ def latency_ms(model: nn.Module, batch: dict[str, torch.Tensor], *, repeats: int
 
 def model_configs(space) -> list[dict]:
     """Every experiment config whose models differ (rows and categorical choices included)."""
-    from kdsearch.search.combos import categorical_configs
+    from kdsearch.spec.combos import categorical_configs
 
     seen, out = set(), []
     for cfg in categorical_configs(space):
@@ -98,7 +98,7 @@ def describe_command(space_arg: str, *, shapes: str = "data", device: str = "cpu
     from rich.table import Table
 
     from kdsearch.errors import UserError
-    from kdsearch.search.space import load_space
+    from kdsearch.spec.space import load_space
 
     if repeats < 1:
         raise UserError(f"must be >= 1, got {repeats}", field="--repeats")

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from kdsearch.config import did_you_mean, with_overrides
 from kdsearch.errors import SpaceError
-from kdsearch.search.params import DefineByRun, ParamSpec
+from kdsearch.spec.params import DefineByRun, ParamSpec
 
 ROW_PARAM = "row"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")

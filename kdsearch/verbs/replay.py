@@ -47,7 +47,7 @@ def trial_config(results_dir: str | Path, trial_id: str) -> tuple[dict, dict, pd
 def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None, console: Console | None = None):
     """Re-train the trial on CPU; returns (replayed metrics per epoch, recorded metrics per epoch)."""
     from kdsearch.data.source import load_for_search
-    from kdsearch.search.teacher_pool import load_teacher_blob, teacher_path
+    from kdsearch.train.teacher_cache import load_teacher_blob, teacher_path
     from kdsearch.search.trial import _shapes_only, build_run
 
     console = console or Console()

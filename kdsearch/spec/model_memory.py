@@ -103,10 +103,22 @@ def memory_limit(gpus_per_trial: float) -> tuple[int, str]:
     if gpus_per_trial and torch.cuda.is_available():
         total = min(torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count()))
         return int(total), f"a GPU of this machine has {human_bytes(total)}"
-    from kdsearch.search.object_store import memory_bytes
-
-    total = memory_bytes()[0]  # a container's limit where there is one, as Ray counts it
+    total = machine_memory_bytes()
     return total, f"this machine has {human_bytes(total)} of memory"
+
+
+def machine_memory_bytes() -> int:
+    """This machine's memory, or a container's limit where one is set (cgroup v2, then v1), as
+    Ray counts it when it sizes its object store; read here without importing Ray."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(limit_file).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(total, int(text))
+    return total
 
 
 def parse_bytes(text: str) -> int:

@@ -40,8 +40,8 @@ def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None
     from kdsearch.data.source import load_for_search
     from kdsearch.models.checkpoint import model_blob, save_model_file
     from kdsearch.results.records import is_better
-    from kdsearch.search.space import load_space
-    from kdsearch.search.teacher_pool import get_teacher
+    from kdsearch.spec.space import load_space
+    from kdsearch.train.teacher_cache import get_teacher
     from kdsearch.search.trial import _shapes_only, build_run
     from kdsearch.train.tasks import get_task
 

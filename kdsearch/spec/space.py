@@ -18,8 +18,8 @@ import yaml
 
 from kdsearch.config import deep_merge, did_you_mean, get_path, has_path, with_overrides
 from kdsearch.errors import SpaceError
-from kdsearch.search import schema
-from kdsearch.search.params import ParamSpec, parse_params
+from kdsearch.spec import schema
+from kdsearch.spec.params import ParamSpec, parse_params
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"  # a checkout or an editable install
 # A wheel or `pip install .` puts the spaces here (pyproject's data-files).
@@ -39,7 +39,7 @@ class Space:
     search: dict
     resources: dict
     smoke_test: dict
-    rows: dict = field(default_factory=dict)  # row name -> {config path: value} (kdsearch.search.rows)
+    rows: dict = field(default_factory=dict)  # row name -> {config path: value} (kdsearch.spec.rows)
 
     def smoke(self) -> "Space":
         """The same space shrunk to prove the wiring in about a minute (`--smoke-test`)."""
@@ -53,7 +53,7 @@ class Space:
 
     def trial_config(self, values: dict[str, Any]) -> dict:
         """The experiment config of one trial: the fixed config, its row's paths, its sampled values."""
-        from kdsearch.search.rows import row_config
+        from kdsearch.spec.rows import row_config
 
         return row_config(self.config, self.rows, values)
 
@@ -102,7 +102,7 @@ def load_space(arg: str, overrides: dict[str, Any] | None = None) -> Space:
 
 
 def _build(raw: dict, file: str, path: Path) -> Space:
-    from kdsearch.search.checks import check_experiment
+    from kdsearch.spec.checks import check_experiment
 
     name = raw.get("name", path.stem)
     if not isinstance(name, str) or not NAME_RE.match(name):
@@ -129,7 +129,7 @@ def _build(raw: dict, file: str, path: Path) -> Space:
     smoke = raw.get("smoke_test") or {}
     if not isinstance(smoke, dict):
         raise SpaceError("must map config paths to values", file=file, field="smoke_test")
-    from kdsearch.search.rows import ROW_PARAM, attach_rows, parse_rows
+    from kdsearch.spec.rows import ROW_PARAM, attach_rows, parse_rows
 
     def known(path: str) -> bool:
         return _is_setting(config, path) or (kind == "distill" and _is_distill_option(path))
@@ -157,7 +157,7 @@ def _check_smoke(space: Space) -> None:
     for key in space.smoke_test:
         if not isinstance(key, str) or not _is_setting(holder, key):
             raise SpaceError(f"'{key}' is not a config key that can be set", file=space.file, field=f"smoke_test.{key}")
-    from kdsearch.search.checks import check_experiment
+    from kdsearch.spec.checks import check_experiment
 
     try:
         check_experiment(space.smoke())
@@ -168,7 +168,7 @@ def _check_smoke(space: Space) -> None:
 
 def _section_defaults(raw: dict, kind: str, file: str) -> dict:
     """The sections this kind of experiment has, with their defaults."""
-    from kdsearch.search.checks import model_defaults
+    from kdsearch.spec.checks import model_defaults
 
     base = copy.deepcopy(schema.EXPERIMENT_DEFAULTS)
     if kind == "dmd":
@@ -213,7 +213,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _is_distill_option(path: str) -> bool:
-    from kdsearch.search.checks import distill_option_names
+    from kdsearch.spec.checks import distill_option_names
 
     return path.startswith("distill.") and path.count(".") == 1 and path[8:] in distill_option_names()
 

@@ -8,7 +8,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from kdsearch.search.teacher_pool import cache_root
+from kdsearch.train.teacher_cache import cache_root
 
 
 def cached_teachers() -> list[dict]:

@@ -26,8 +26,8 @@ def restore_trial(results_dir: Path, trial_id: str, best_epoch, device: str = "c
     """(trainer with the trial's best-epoch weights, experiment config, dataset, epoch)."""
     from kdsearch.config import with_overrides
     from kdsearch.data.source import load_for_search
-    from kdsearch.search.checkpoints import best_checkpoint, load_trainer_state
-    from kdsearch.search.replay import trial_config
+    from kdsearch.verbs.checkpoints import best_checkpoint, load_trainer_state
+    from kdsearch.verbs.replay import trial_config
     from kdsearch.search.trial import _shapes_only, build_run
 
     exp, _, _ = trial_config(results_dir, trial_id)

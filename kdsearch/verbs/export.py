@@ -36,7 +36,7 @@ def preprocess_info(exp: dict, dims: dict, lengths: dict) -> dict:
 def export(results_dir: str | Path, out: str | Path, *, fmt: str = "kdsearch", trial_id: str | None = None,
            console: Console | None = None) -> Path:
     from kdsearch.models.checkpoint import model_blob, save_model_file
-    from kdsearch.search.evaluate import restore_trial
+    from kdsearch.verbs.evaluate import restore_trial
     from kdsearch.search.trial import _shapes_only
     from kdsearch.train.tasks import get_task
 

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from kdsearch.config import did_you_mean
 from kdsearch.errors import DataError, SpaceError, UserError
-from kdsearch.search import schema
+from kdsearch.spec import schema
 
 if TYPE_CHECKING:
-    from kdsearch.search.space import Space
+    from kdsearch.spec.space import Space
 
 
 def model_defaults(teacher_arch: str = "mult") -> tuple[dict, dict]:
     from kdsearch.models.build import STUDENT_DEFAULTS
-    from kdsearch.models.teachers import teacher_defaults
+    from kdsearch.train.teachers import teacher_defaults
 
     return teacher_defaults(teacher_arch), dict(STUDENT_DEFAULTS)
 
@@ -115,7 +115,7 @@ def _check_searched_values(space: "Space") -> None:
     categorical choice, and both ends of a numeric range in the parameter's type (so a float
     search of an integer setting, or a range reaching batch size 0, fails here, not in a trial).
     Numeric model and loss options are built at both ends, with the space's fixed config."""
-    from kdsearch.search.rows import ROW_PARAM
+    from kdsearch.spec.rows import ROW_PARAM
 
     # A space with rows has no config without one: other parameters are checked on the first.
     some_row = {ROW_PARAM: next(iter(space.rows))} if space.rows else {}
@@ -137,8 +137,8 @@ def _check_searched_values(space: "Space") -> None:
 
 def _check_dmd(space: "Space") -> None:
     """Build the DMD objective of every categorical combination once: bad keys/values named."""
-    from kdsearch.search.combos import categorical_configs
-    from kdsearch.search.model_memory import BYTES_TRAINED, on_meta, parameter_count, refuse_if_too_big
+    from kdsearch.spec.combos import categorical_configs
+    from kdsearch.spec.model_memory import BYTES_TRAINED, on_meta, parameter_count, refuse_if_too_big
     from kdsearch.train.dmd_objective import DMD_DEFAULTS, build_dmd_objective
     from kdsearch.train.experiment import data_shapes
     from kdsearch.train.tasks import get_task
@@ -274,7 +274,7 @@ def _check_distill(space: "Space") -> None:
     """For every structure the space can build (each categorical combination, each row): method
     known, level allowed, options used by some method, pairs present, map sizes the loss can
     align; the loss is built and bound to the models, so what it refuses is refused here."""
-    from kdsearch.search.combos import categorical_configs
+    from kdsearch.spec.combos import categorical_configs
 
     file, distill = space.file, space.config["distill"]
     for key in distill:
@@ -364,7 +364,7 @@ def _check_options_used(space: "Space", configs: list[dict]) -> None:
 def _check_pairs(cfg: dict, method: str, space: "Space | None" = None) -> None:
     """Build the models and the loss of `cfg` on the meta device (sizes, no storage), check
     the pairs and what the loss can align, then that training them fits in memory."""
-    from kdsearch.search.model_memory import on_meta
+    from kdsearch.spec.model_memory import on_meta
 
     with on_meta(file=None, field="student"):
         teacher, student, loss = _bind_pairs(cfg, method)
@@ -375,8 +375,8 @@ def _check_fits(cfg: dict, teacher, student, loss, space: "Space | None") -> Non
     """Peak training memory of a trial: the teacher trained alone, or frozen beside the student
     and the loss's heads; the bigger of the two phases names its model as the culprit."""
     from kdsearch.models.build import STUDENT_DEFAULTS, build_student
-    from kdsearch.models.teachers import build_any_teacher, split_arch, teacher_defaults
-    from kdsearch.search.model_memory import BYTES_FROZEN, BYTES_TRAINED, parameter_count, refuse_if_too_big
+    from kdsearch.train.teachers import build_any_teacher, split_arch, teacher_defaults
+    from kdsearch.spec.model_memory import BYTES_FROZEN, BYTES_TRAINED, parameter_count, refuse_if_too_big
     from kdsearch.train.experiment import data_shapes
     from kdsearch.train.tasks import get_task
 
