@@ -44,12 +44,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from kdsearch.spec.kinds import kind_of
     from kdsearch.spec.space import load_space
 
     space = load_space(args.space)
     searched = ", ".join(space.params) or "nothing (a single configuration)"
-    what = ("DMD" if space.config["kind"] == "dmd"
-            else f"method {space.config['distill']['method']} at {space.config['distill']['level']}")
+    what = kind_of(space.config).summary(space.config)
     print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, {what}; searches {searched}")
     return 0
 

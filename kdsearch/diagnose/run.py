@@ -22,7 +22,6 @@ from kdsearch.diagnose.stats import probabilities
 from kdsearch.errors import DataError, UserError
 
 STUDENT_BLOB_KEYS = ("state_dict", "config")
-TEACHER_ARCHS = ("mult", "dmd")
 
 
 @dataclass
@@ -49,7 +48,7 @@ def _strip_prefix(state: dict, prefix: str) -> dict:
 
 def build_teacher_from_blob(blob: dict, path: str):
     """The teacher (MulT or DMD) a cached checkpoint describes, weights loaded, in eval mode."""
-    from kdsearch.train.teachers import build_any_teacher
+    from kdsearch.train.teachers import TEACHER_ARCHS, build_any_teacher
 
     missing = [k for k in ("state_dict", "config", "dims", "lengths", "n_out") if k not in blob]
     if missing:

@@ -46,6 +46,19 @@ class KDLoss(nn.Module):
         """Pairs whose post-attention outputs the teacher must return (`post_attention_for`)."""
         return frozenset()
 
+    def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None,
+             n_train: int | None = None, labels: torch.Tensor | None = None) -> None:
+        """Build what depends on the models and the training set (heads, memory banks, resizers)
+        before the optimiser is made, and refuse what cannot align (`InvalidOption`).
+
+        A trial and validation both call it, so what it refuses is refused before Ray starts.
+        The base loss has nothing to build.
+        """
+
+    def check_train_size(self, n_train: int) -> None:
+        """Raise `InvalidOption` when the loss cannot work on a training set of `n_train` samples
+        (CRD draws K negatives from it). Validation calls it without building a memory bank."""
+
     def forward(self, student_out: ModelOutput, teacher_out: ModelOutput, batch: dict) -> torch.Tensor:
         """The KD term, a scalar tensor that carries gradients to the student only."""
         raise NotImplementedError

@@ -33,6 +33,18 @@ def loss_options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
+def option_names() -> frozenset[str]:
+    """Every option some registered loss takes: what a `distill.<key>` besides method, level and
+    pairs may be."""
+    return frozenset().union(*(loss_options(name) for name in LOSSES)) - {"pairs"}
+
+
+def options_for(name: str, distill: dict) -> dict[str, object]:
+    """The keys of a `distill:` section that loss `name` takes (its pairs excluded)."""
+    taken = loss_options(name)
+    return {key: value for key, value in distill.items() if key in taken and key != "pairs"}
+
+
 def build_loss(name: str, **options) -> KDLoss:
     """Instantiate the loss registered as `name`.
 

@@ -9,7 +9,7 @@ preset), the teacher, the students and the labelled subset all use seed s:
    and a hash of the generator's parameters, so a changed default never reuses a stale file);
 2. get the teacher through the teacher cache (`get_teacher`), exactly as a search would;
 3. train the no-KD student (beta 0) and the distilled student with the same labelled subset,
-   through `build_student_run` (a search trial's own code), keeping each model's best epoch on
+   through the distill kind's `build_run` (a search trial's own code), keeping each model's best epoch on
    the validation split;
 4. evaluate all three on the test split, which nothing above has seen.
 
@@ -131,11 +131,11 @@ def train_student(exp: dict, arrays: dict, blob: dict, test, device, *, metric: 
     Returns:
         ({"epoch", "val", "test", "seconds", "labelled"}, the student with its best weights).
     """
-    from kdsearch.search.trial import build_student_run
+    from kdsearch.spec.kinds import get_kind
     from kdsearch.train.trainer import best_tracker
 
     started = time.perf_counter()
-    trainer, train, valid, student = build_student_run(exp, arrays, blob, device)
+    trainer, train, valid, student = get_kind("distill").build_run(exp, arrays, blob, device)
     best = best_tracker(metric, mode)
     trainer.hooks.append(best)
     if console is not None:

@@ -5,7 +5,7 @@ A model file is a dict of tensors and plain values (loadable with ``weights_only
 `TEACHER_DEFAULTS` / `STUDENT_DEFAULTS`), ``dims`` and ``lengths`` per modality, ``n_out``,
 ``task`` (or None), ``state_dict`` and any extra facts (``val_metrics``, ``source``, ...). It is
 the teacher cache's format (`kdsearch.train.teacher_cache`), so a cached teacher, an imported
-MulT checkpoint and an exported student all load the same way.
+MulT checkpoint and an exported student all load the same way (`kdsearch.train.model_files`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from torch import nn
 
 from kdsearch.errors import UserError
 
-ARCHS = ("mult", "dmd", "video_student")
-_REQUIRED = ("arch", "config", "dims", "lengths", "n_out", "state_dict")
+# A model file's `arch`: a teacher architecture (kdsearch.train.teachers) or the video-only student.
+STUDENT_ARCH = "video_student"
+REQUIRED_FIELDS = ("arch", "config", "dims", "lengths", "n_out", "state_dict")
 
 
 def model_blob(model: nn.Module, *, arch: str, config: dict, dims: dict, lengths: dict, n_out: int,
                task: str | None, **extra) -> dict:
     """The model-file dict of `model` (weights copied to CPU)."""
-    if arch not in ARCHS:
-        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return {"arch": arch, "config": dict(config), "dims": dict(dims), "lengths": dict(lengths), "n_out": int(n_out),
             "task": task, "state_dict": state, **extra}
@@ -41,38 +40,6 @@ def save_model_file(blob: dict, path: str | os.PathLike) -> Path:
     torch.save(blob, tmp)
     os.replace(tmp, path)
     return path
-
-
-def load_model_file(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """(model in eval mode on `device`, its blob) from a model file.
-
-    Raises:
-        UserError: unreadable file, missing fields, unknown arch, or weights that do not fit the
-            described model; the message names the file.
-    """
-    from kdsearch.models.build import build_student
-    from kdsearch.train.teachers import build_any_teacher
-
-    file = str(path)
-    blob = read_weights_only(file, what="kdsearch model file")
-    missing = [k for k in _REQUIRED if not isinstance(blob, dict) or k not in blob]
-    if missing:
-        raise UserError(f"not a kdsearch model file (missing {', '.join(missing)})", file=file)
-    if blob["arch"] not in ARCHS:
-        raise UserError(f"unknown arch {blob['arch']!r}; known: {', '.join(ARCHS)}", file=file, field="arch")
-    try:
-        if blob["arch"] == "video_student":
-            model = build_student(blob["config"], dims=blob["dims"], lengths=blob["lengths"], n_out=int(blob["n_out"]))
-        else:  # a teacher: the cache's files carry `arch` in their config too (mult or dmd)
-            config = {"arch": blob["arch"], **blob["config"]}
-            model = build_any_teacher(config, dims=blob["dims"], lengths=blob["lengths"], n_out=int(blob["n_out"]))
-        model.load_state_dict(blob["state_dict"])
-    except UserError as err:
-        raise UserError(err.problem, file=file, field=err.field) from None
-    except RuntimeError:
-        raise UserError(f"weights do not fit the {blob['arch']} model its config describes: "
-                        f"{state_dict_mismatch(model, blob['state_dict'])}", file=file, field="state_dict") from None
-    return model.to(device).eval(), blob
 
 
 def read_weights_only(file: str, *, what: str, objects_hint: str = "refused unread: loading it could run code"):

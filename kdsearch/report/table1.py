@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from kdsearch.errors import UserError
+from kdsearch.train.teachers import split_arch
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def teacher_rows(results_dir: Path, meta: dict) -> pd.DataFrame:
     """
     found = {}
     for info in (meta.get("teachers") or {}).values():
-        if info["teacher"].get("arch", "mult") == "mult":  # Table 1's teachers are MulT networks
+        if split_arch(info["teacher"])[0].branches:  # Table 1's teachers are MulT's branches
             found[info["teacher"].get("branch", "complete")] = info.get("val_metrics", {})
     if not found:
         found = _teachers_from_cache(results_dir)

@@ -210,7 +210,6 @@ def _outcome(name, folder, wall_s, reused, teachers) -> SearchOutcome:
 
 def _teacher_kind(blob: dict) -> str:
     """'MulT complete', 'MulT audio', 'DMD': which teacher a cache key is, for the summary."""
-    config = blob.get("config", {})
-    if config.get("arch", blob.get("arch")) == "dmd":
-        return "DMD"
-    return f"MulT {config.get('branch', 'complete')}"
+    from kdsearch.train.teachers import teacher_title
+
+    return teacher_title({"arch": blob.get("arch", "mult"), **blob.get("config", {})})

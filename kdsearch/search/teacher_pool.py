@@ -17,14 +17,13 @@ def teachers_for_space(space, dataset, *, console=None, device: str = "cpu") -> 
     gives one teacher per branch; trials look theirs up with `teacher_key(config, fingerprint)`.
     """
     from kdsearch.spec.combos import categorical_configs
+    from kdsearch.spec.kinds import kind_of
 
     pool: dict[str, dict] = {}
     reused = 0
-    if space.config.get("kind") == "dmd":
-        return pool, reused  # a DMD experiment distils inside one model: no teacher
     for cfg in categorical_configs(space):
-        if float(cfg["loss"]["beta"]) == 0.0 and not _beta_searched(space):
-            continue  # a no-KD search needs no teacher at all
+        if not kind_of(cfg).needs_teacher(cfg, searched=space.params):
+            continue  # a no-KD search, or DMD (it distils inside one model), needs no teacher
         key = teacher_key(cfg, dataset.fingerprint)
         if key in pool:
             continue
@@ -80,10 +79,6 @@ def _fetched_to_this_node(ref) -> int | None:
     if not where or not where.get("node_ids"):
         return None
     return 0 if ray.get_runtime_context().get_node_id() in where["node_ids"] else 1
-
-
-def _beta_searched(space) -> bool:
-    return "loss.beta" in space.params
 
 
 def _distinct_teachers(space, dataset) -> int:

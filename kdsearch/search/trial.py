@@ -27,77 +27,6 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
-def build_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch.device):
-    """(trainer, train split, valid split, trained model) for either kind of experiment."""
-    if exp.get("kind") == "dmd":
-        return build_dmd_run(exp, arrays, device)
-    return build_student_run(exp, arrays, teacher_blob, device)
-
-
-def build_dmd_run(exp: dict, arrays: dict, device: torch.device):
-    """A DMD model trained on its own (paper 003): L_task + λ1·L_dec + λ2·L_dtl."""
-    from kdsearch.train.dmd_objective import build_dmd_objective
-    from kdsearch.train.experiment import tensor_split
-    from kdsearch.train.tasks import get_task
-    from kdsearch.train.trainer import Trainer, TrainSettings
-
-    settings = TrainSettings.from_config(exp["train"])
-    torch.manual_seed(settings.seed)
-    task = get_task(exp["task"])
-    shapes = _shapes_only(arrays)
-    objective = build_dmd_objective(exp["model"], dims=shapes["dims"], lengths=shapes["lengths"], task=task)
-    objective.to(device)
-    trainer = Trainer(objective, task, settings)
-    return trainer, tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device), objective.model
-
-
-def edge_metrics(objective, valid, batches: int = 4, batch_size: int = 128) -> dict[str, float]:
-    """DMD's learned graph edges as flat metrics (`edge/homo/L->V` = weight of edge L->V), so each
-    epoch's edges land in epochs.parquet and `kdsearch report` can draw them (paper 003 Fig. 5)."""
-    import itertools
-
-    names = ("L", "A", "V")
-    sample = itertools.islice(valid.batches(batch_size, shuffle=False), batches)
-    out = {}
-    for unit, matrix in objective.edge_matrices(sample).items():
-        for i, j in itertools.permutations(range(3), 2):
-            out[f"edge/{unit}/{names[i]}->{names[j]}"] = float(matrix[i, j])
-    return out
-
-
-def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch.device):
-    """(trainer, train split, valid split, student) for one experiment config.
-
-    Shared by search trials and `kdsearch replay`, so a replay runs exactly a trial's code.
-    """
-    from kdsearch.train.teachers import build_any_teacher
-    from kdsearch.train.experiment import build_kd_loss, build_student_only, labelled_mask, tensor_split
-    from kdsearch.train.objectives import DistillObjective
-    from kdsearch.train.tasks import get_task
-    from kdsearch.train.trainer import Trainer, TrainSettings
-
-    settings = TrainSettings.from_config(exp["train"])
-    torch.manual_seed(settings.seed)
-    task = get_task(exp["task"])
-    dims, lengths = teacher_blob["dims"], teacher_blob["lengths"]
-    student = build_student_only(exp, dims, lengths)
-    kd = build_kd_loss(exp)
-    teacher = None
-    if kd is not None:
-        teacher = build_any_teacher(teacher_blob["config"], dims=dims, lengths=lengths, n_out=teacher_blob["n_out"])
-        teacher.load_state_dict(teacher_blob["state_dict"])
-        teacher.to(device)
-    train = tensor_split(arrays, "train", device)
-    if kd is not None and hasattr(kd, "bind"):  # heads, banks and resizers exist before the optimiser
-        kd.bind(student=student, teacher=teacher, n_train=train.n, labels=train.label)
-    objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
-    objective.to(device)
-    trainer = Trainer(objective, task, settings)
-    mask = labelled_mask(train.n, float(exp["train"]["labelled_fraction"]), int(exp["train"]["labelled_seed"]))
-    train.labelled = None if mask is None else mask.to(device)
-    return trainer, train, tensor_split(arrays, "valid", device), student
-
-
 def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, fingerprint: str,
                   cpus_per_trial: float = 1) -> None:
     """The Ray Tune function trainable: `config` holds the sampled values by dotted path.
@@ -109,18 +38,20 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
 
     from kdsearch.models.build import count_parameters
     from kdsearch.search.teacher_pool import fetch_teacher
+    from kdsearch.spec.kinds import kind_of
+    from kdsearch.train.experiment import data_shapes_of
     from kdsearch.train.teacher_cache import teacher_key
 
     # Several trials share a machine: each uses only the CPUs it holds (thread oversubscription
     # made packed trials slower than one trial alone).
     torch.set_num_threads(max(1, int(cpus_per_trial)))
     exp = with_overrides(base, config)
+    kind = kind_of(exp)
     device = pick_device()
-    dmd = exp.get("kind") == "dmd"
-    teacher, fetched = _shapes_only(data), None
-    if teachers and not dmd:
+    teacher, fetched = data_shapes_of(data), None
+    if teachers and kind.needs_teacher(exp):
         teacher, fetched = fetch_teacher(teachers[teacher_key(exp, fingerprint)])
-    trainer, train, valid, student = build_run(exp, data, teacher, device)
+    trainer, train, valid, student = kind.build_run(exp, data, teacher, device)
     labelled = train.n if train.labelled is None else int(train.labelled.sum())
     extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
              "seed": exp["train"]["seed"], "labelled": labelled,
@@ -145,8 +76,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
         replay = {"earlier_epochs": history[:]}
 
     def report(trainer_, epoch, metrics):
-        if dmd:
-            metrics = {**metrics, **edge_metrics(trainer_.objective, valid)}
+        metrics = {**metrics, **kind.epoch_metrics(trainer_.objective, valid)}
         row = {**metrics, **extra, "epoch": epoch}
         history.append({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
         with tempfile.TemporaryDirectory() as folder:
@@ -183,10 +113,3 @@ def inference_latency_ms(student: torch.nn.Module, split, repeats: int = 10) -> 
                 times.append(time.perf_counter() - start)
     student.train(was_training)
     return round(1000 * sorted(times)[len(times) // 2], 3)
-
-
-def _shapes_only(arrays: dict) -> dict:
-    """What a no-KD trial needs of a teacher blob: the data's dims and lengths."""
-    dims = {m: arrays[f"train/{m}"].shape[2] for m in ("text", "audio", "vision")}
-    lengths = {m: arrays[f"train/{m}"].shape[1] for m in ("text", "audio", "vision")}
-    return {"dims": dims, "lengths": lengths}

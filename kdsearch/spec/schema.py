@@ -81,9 +81,7 @@ TOP_LEVEL_KEYS = {
     "name", "description", "kind", "data", "task", "teacher", "teacher_train", "student", "distill",
     "loss", "train", "model", "params", "search", "resources", "smoke_test", "rows",
 }
-# distill: a video-only student learns from a frozen teacher (paper 000).
-# dmd: a DMD model trains on its own (paper 003); its config is the `model:` section.
-KINDS = ("distill", "dmd")
+# The sections only a `kind: distill` experiment has (the kinds: kdsearch.spec.kinds).
 DISTILL_ONLY = ("teacher", "teacher_train", "student", "distill", "loss")
 TASKS = ("classification", "regression")
 SCHEDULERS = ("asha", "fifo")

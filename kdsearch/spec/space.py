@@ -19,6 +19,7 @@ import yaml
 from kdsearch.config import deep_merge, did_you_mean, get_path, has_path, with_overrides
 from kdsearch.errors import SpaceError
 from kdsearch.spec import schema
+from kdsearch.spec.kinds import DEFAULT_KIND, ExperimentKind, get_kind
 from kdsearch.spec.params import ParamSpec, parse_params
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"  # a checkout or an editable install
@@ -107,11 +108,9 @@ def _build(raw: dict, file: str, path: Path) -> Space:
     name = raw.get("name", path.stem)
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SpaceError("must be letters, digits, '.', '_' or '-' (no path separators)", file=file, field="name")
-    kind = raw.get("kind", "distill")
-    if kind not in schema.KINDS:
-        raise SpaceError(f"must be one of {', '.join(schema.KINDS)}, got {kind!r}", file=file, field="kind")
+    kind = get_kind(raw.get("kind", DEFAULT_KIND), file=file)
     defaults = _section_defaults(raw, kind, file)
-    config: dict = {"kind": kind}
+    config: dict = {"kind": kind.name}
     for section, default in defaults.items():
         given = raw.get(section)
         if isinstance(default, dict):
@@ -132,7 +131,7 @@ def _build(raw: dict, file: str, path: Path) -> Space:
     from kdsearch.spec.rows import ROW_PARAM, attach_rows, parse_rows
 
     def known(path: str) -> bool:
-        return _is_setting(config, path) or (kind == "distill" and _is_distill_option(path))
+        return _is_setting(config, path) or kind.is_option(path)
 
     rows = parse_rows(raw.get("rows"), file=file, known_paths=known)
     params = parse_params(raw.get("params"), file=file,
@@ -166,29 +165,11 @@ def _check_smoke(space: Space) -> None:
         raise SpaceError(f"with --smoke-test: {exc.problem}", file=space.file, field=field) from None
 
 
-def _section_defaults(raw: dict, kind: str, file: str) -> dict:
-    """The sections this kind of experiment has, with their defaults."""
-    from kdsearch.spec.checks import model_defaults
-
-    base = copy.deepcopy(schema.EXPERIMENT_DEFAULTS)
-    if kind == "dmd":
-        from kdsearch.train.dmd_objective import DMD_DEFAULTS
-
-        for section in schema.DISTILL_ONLY:
-            if section in raw:
-                raise SpaceError("not used by a kind: dmd experiment (its model is the `model:` section)",
-                                 file=file, field=section)
-        return {k: v for k, v in base.items() if k not in schema.DISTILL_ONLY} | {"model": dict(DMD_DEFAULTS)}
-    if "model" in raw:
-        raise SpaceError("only a kind: dmd experiment has a `model:` section (here: teacher and student)",
-                         file=file, field="model")
-    teacher = raw.get("teacher")
-    arch = teacher.get("arch", "mult") if isinstance(teacher, dict) else "mult"
-    try:
-        teacher_defaults, student_defaults = model_defaults(arch)
-    except SpaceError as exc:
-        raise SpaceError(exc.problem, file=file, field=exc.field) from None
-    return {**base, "teacher": teacher_defaults, "student": student_defaults}
+def _section_defaults(raw: dict, kind: ExperimentKind, file: str) -> dict:
+    """The sections this kind of experiment has, with their defaults, in the schema's order."""
+    own = kind.sections(raw, file)
+    common = {k: v for k, v in schema.EXPERIMENT_DEFAULTS.items() if k not in schema.DISTILL_ONLY or k in own}
+    return copy.deepcopy({**common, **own})
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -210,12 +191,6 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                                                         key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
-
-
-def _is_distill_option(path: str) -> bool:
-    from kdsearch.spec.checks import distill_option_names
-
-    return path.startswith("distill.") and path.count(".") == 1 and path[8:] in distill_option_names()
 
 
 def _section(raw: dict, section: str, default: dict, file: str) -> dict:

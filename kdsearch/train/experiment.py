@@ -24,6 +24,14 @@ def data_shapes(config: dict) -> tuple[dict[str, int], dict[str, int]]:
     return dataset_shapes(config["data"])
 
 
+def data_shapes_of(arrays: dict) -> dict:
+    """{"dims", "lengths"} of a dataset's flat `split/field` arrays: what a run that reads no
+    teacher needs in place of a teacher blob (the blob carries them otherwise)."""
+    dims = {m: arrays[f"train/{m}"].shape[2] for m in MODALITY_KEYS}
+    lengths = {m: arrays[f"train/{m}"].shape[1] for m in MODALITY_KEYS}
+    return {"dims": dims, "lengths": lengths}
+
+
 def build_models(config: dict, dims: dict | None = None, lengths: dict | None = None):
     """The (teacher, student) pair the config describes, freshly initialised."""
     from kdsearch.models.build import build_student
@@ -52,17 +60,20 @@ def default_pairs(config: dict) -> dict[str, str]:
 
 def build_kd_loss(config: dict):
     """The configured distillation loss, or None when beta is 0 (the no-KD baseline)."""
-    from kdsearch.distill import build_loss
-    from kdsearch.spec.checks import loss_options
-
     if float(config["loss"]["beta"]) == 0.0:
         return None
-    from kdsearch.distill import loss_options as accepted
+    return make_kd_loss(config)
+
+
+def make_kd_loss(config: dict):
+    """The loss the `distill:` section describes (validation builds it even where beta is 0,
+    since a searched beta can make it run)."""
+    from kdsearch.distill import build_loss, loss_options, options_for
 
     distill, method = config["distill"], config["distill"]["method"]
     # Pairs go to the losses that take them (logit KD distils the outputs: it has no pairs).
-    given = {"pairs": distill["pairs"] or default_pairs(config)} if "pairs" in accepted(method) else {}
-    return build_loss(method, **given, **loss_options(method, distill))
+    given = {"pairs": distill["pairs"] or default_pairs(config)} if "pairs" in loss_options(method) else {}
+    return build_loss(method, **given, **options_for(method, distill))
 
 
 @dataclass

@@ -99,7 +99,7 @@ def train_teacher(config: dict, dataset, *, console=None, device: str = "cpu") -
     trainer.objective.load_state_dict(best.weights)
     state = {k: v.detach().cpu() for k, v in teacher.state_dict().items()}
     return {
-        "state_dict": state, "arch": split_arch(config["teacher"])[0], "config": dict(config["teacher"]),
+        "state_dict": state, "arch": split_arch(config["teacher"])[0].name, "config": dict(config["teacher"]),
         "dims": dict(dataset.dims),
         "lengths": dict(dataset.lengths), "n_out": task.n_out, "task": task.name,
         "fingerprint": dataset.fingerprint, "val_metrics": {k: float(v) for k, v in best.best.items()},

@@ -87,8 +87,9 @@ def describe_space(space, *, shapes: str = "data", device: str = "cpu", repeats:
 def _what(role: str, section: dict) -> str:
     shape = f"d{section['d_model']} h{section['heads']} L{section['layers']}"
     if role == "teacher":
-        kind = "DMD" if section.get("arch", "mult") == "dmd" else section.get("branch", "complete")
-        return f"{kind} ({shape})"
+        from kdsearch.train.teachers import teacher_title
+
+        return f"{teacher_title(section)} ({shape})"
     return f"config {section['config']}, align {section['align']} ({shape})"
 
 

@@ -24,20 +24,20 @@ EVAL_FILE = "evaluation.parquet"
 
 def restore_trial(results_dir: Path, trial_id: str, best_epoch, device: str = "cpu"):
     """(trainer with the trial's best-epoch weights, experiment config, dataset, epoch)."""
-    from kdsearch.config import with_overrides
     from kdsearch.data.source import load_for_search
     from kdsearch.verbs.checkpoints import best_checkpoint, load_trainer_state
     from kdsearch.verbs.replay import trial_config
-    from kdsearch.search.trial import _shapes_only, build_run
+    from kdsearch.spec.kinds import kind_of
+    from kdsearch.train.experiment import data_shapes_of
 
     exp, _, _ = trial_config(results_dir, trial_id)
     epoch, state_path = best_checkpoint(results_dir, trial_id, None if pd.isna(best_epoch) else best_epoch)
     dataset = load_for_search(exp["data"])
     arrays = dataset.to_arrays()
-    # Scoring needs the trained model only: build the objective without its teacher (beta 0)
-    # and load the checkpoint's model weights (KD-loss parameters, if any, are not needed).
-    scoring = exp if exp.get("kind") == "dmd" else with_overrides(exp, {"loss.beta": 0.0})
-    trainer, _, _, model = build_run(scoring, arrays, _shapes_only(arrays), torch.device(device))
+    # Scoring needs the trained model only: build the objective without a teacher and load the
+    # checkpoint's model weights (KD-loss parameters, if any, are not needed).
+    kind = kind_of(exp)
+    trainer, _, _, model = kind.build_run(kind.scoring_config(exp), arrays, data_shapes_of(arrays), torch.device(device))
     state = load_trainer_state(state_path, device)
     missing, _ = trainer.objective.load_state_dict(state["objective"], strict=False)
     if missing:

@@ -37,7 +37,8 @@ def export(results_dir: str | Path, out: str | Path, *, fmt: str = "kdsearch", t
            console: Console | None = None) -> Path:
     from kdsearch.models.checkpoint import model_blob, save_model_file
     from kdsearch.verbs.evaluate import restore_trial
-    from kdsearch.search.trial import _shapes_only
+    from kdsearch.spec.kinds import kind_of
+    from kdsearch.train.experiment import data_shapes_of
     from kdsearch.train.tasks import get_task
 
     console = console or Console()
@@ -53,15 +54,16 @@ def export(results_dir: str | Path, out: str | Path, *, fmt: str = "kdsearch", t
             raise UserError(f"no trial {trial_id!r}", file=str(folder / "trials.parquet"), field="--trial")
         row = match.iloc[0]
     trainer, exp, dataset, epoch, model = restore_trial(folder, row["trial_id"], row.get("best_epoch"))
-    if exp.get("kind") == "dmd":
-        raise UserError("a DMD search trains a multimodal model, not a video-only student; "
+    kind = kind_of(exp)
+    if not kind.exportable:
+        raise UserError(f"a {kind.name} search trains a multimodal model, not a video-only student; "
                         "export applies to distillation searches", file=str(folder))
     model.eval()
-    shapes = _shapes_only(dataset.to_arrays())
+    shapes = data_shapes_of(dataset.to_arrays())
     info = preprocess_info(exp, shapes["dims"], shapes["lengths"])
     out = Path(out)
     if fmt == "kdsearch":
-        blob = model_blob(model, arch="video_student", config=exp["student"], dims=shapes["dims"],
+        blob = model_blob(model, arch=kind.model_arch, config=kind.model_file_config(exp), dims=shapes["dims"],
                           lengths=shapes["lengths"], n_out=get_task(exp["task"]).n_out,
                           task=exp["task"], source=f"{folder.name}/{row['trial_id']}@epoch{epoch}",
                           preprocess=info)

@@ -60,7 +60,7 @@ def predict_command(model_path: str, data_path: str, *, split: str = "test", out
                     device: str = "cpu") -> int:
     """CLI body: load, check, predict, save, and print a one-line summary (plus metrics)."""
     from kdsearch.data.layout import load_dataset
-    from kdsearch.models.checkpoint import load_model_file
+    from kdsearch.train.model_files import load_model_file
     from kdsearch.train.tasks import TASKS
 
     if batch_size < 1:

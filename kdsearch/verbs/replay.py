@@ -2,7 +2,7 @@
 
 A trial is fully determined by the space as run (results/<name>/space.yaml), its sampled values
 (trials.parquet), the recorded seed, the dataset and the cached teacher. Replay rebuilds all of
-them and runs the trial's own code path (`build_student_run`), outside Ray, so a surprising
+them and runs the trial's own code path (its kind's `build_run`), outside Ray, so a surprising
 leaderboard entry can be checked, debugged or profiled by anyone.
 """
 
@@ -48,7 +48,8 @@ def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None,
     """Re-train the trial on CPU; returns (replayed metrics per epoch, recorded metrics per epoch)."""
     from kdsearch.data.source import load_for_search
     from kdsearch.train.teacher_cache import load_teacher_blob, teacher_path
-    from kdsearch.search.trial import _shapes_only, build_run
+    from kdsearch.spec.kinds import kind_of
+    from kdsearch.train.experiment import data_shapes_of
 
     console = console or Console()
     exp, record, recorded = trial_config(results_dir, trial_id)
@@ -59,15 +60,16 @@ def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None,
     torch.set_num_threads(max(1, int(record.get("resources", {}).get("cpus_per_trial", 1))))
     dataset = load_for_search(exp["data"], console=console)
     arrays = dataset.to_arrays()
-    if exp.get("kind") == "dmd" or float(exp["loss"]["beta"]) == 0.0:
-        blob = _shapes_only(arrays)
+    kind = kind_of(exp)
+    if not kind.needs_teacher(exp):
+        blob = data_shapes_of(arrays)
     else:
         path = teacher_path(exp, dataset.fingerprint)
         if not path.is_file():
             raise UserError("the trial's teacher is not in the cache (was it cleared? re-run the search to "
                             "train it again)", file=str(path))
         blob = load_teacher_blob(path)
-    trainer, train, valid, _ = build_run(exp, arrays, blob, torch.device("cpu"))
+    trainer, train, valid, _ = kind.build_run(exp, arrays, blob, torch.device("cpu"))
     replayed: list[dict] = []
     trainer.hooks.append(lambda _t, epoch, metrics: replayed.append(dict(metrics)))
     console.print(f"Replaying trial {trial_id} on CPU for {exp['train']['epochs']} epoch(s), seed {exp['train']['seed']}")

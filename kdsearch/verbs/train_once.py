@@ -1,6 +1,6 @@
 """`kdsearch train SPACE`: train the space's fixed configuration once, in this process, no Ray.
 
-A search trial and this command run the very same code (`build_run` and the one Trainer), so a
+A search trial and this command run the very same code (the kind's `build_run` and the one Trainer), so a
 configuration can be trained, debugged or profiled on its own, and kept: `--out` writes the best
 validation epoch's model in kdsearch's model-file format (`kdsearch predict` runs it). Searched
 parameters take the values the space fixes for them; `--set loss.beta=2` changes any setting and
@@ -42,7 +42,8 @@ def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None
     from kdsearch.results.records import is_better
     from kdsearch.spec.space import load_space
     from kdsearch.train.teacher_cache import get_teacher
-    from kdsearch.search.trial import _shapes_only, build_run
+    from kdsearch.spec.kinds import kind_of
+    from kdsearch.train.experiment import data_shapes_of
     from kdsearch.train.tasks import get_task
 
     console = console or Console()
@@ -56,12 +57,12 @@ def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None
     where = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dataset = load_for_search(exp["data"], console=console, splits=("train", "valid"))
     arrays = dataset.to_arrays()
-    dmd = exp.get("kind") == "dmd"
-    if dmd or float(exp["loss"]["beta"]) == 0.0:  # nothing to distil: no teacher needed
-        blob = _shapes_only(arrays)
-    else:
+    kind = kind_of(exp)
+    if kind.needs_teacher(exp):
         blob, _ = get_teacher(exp, dataset, console=console, device=where.type)
-    trainer, train, valid, model = build_run(exp, arrays, blob, where)
+    else:
+        blob = data_shapes_of(arrays)
+    trainer, train, valid, model = kind.build_run(exp, arrays, blob, where)
     best: dict = {}
     best_state: dict | None = None
 
@@ -74,8 +75,7 @@ def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()} if out else None
 
     trainer.hooks.append(report)
-    what = "the DMD model" if dmd else f"the configuration-{exp['student']['config']} student"
-    console.print(f"Training {what} of {space.file} on {where.type}, {exp['train']['epochs']} epoch(s), "
+    console.print(f"Training {kind.model_title(exp)} of {space.file} on {where.type}, {exp['train']['epochs']} epoch(s), "
                   f"seed {exp['train']['seed']}")
     trainer.fit(train, valid)
     if not best:
@@ -83,10 +83,9 @@ def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None
     console.print(f"Best epoch {int(best['epoch'])}: " + ", ".join(
         f"{k[4:]}={v:.4f}" for k, v in best.items() if k.startswith("val_") and k != "val_loss"))
     if out:
-        shapes = _shapes_only(arrays)
+        shapes = data_shapes_of(arrays)
         model.load_state_dict(best_state)
-        arch, config = ("dmd", {"arch": "dmd", **exp["model"]}) if dmd else ("video_student", exp["student"])
-        blob_out = model_blob(model, arch=arch, config=config, dims=shapes["dims"], lengths=shapes["lengths"],
+        blob_out = model_blob(model, arch=kind.model_arch, config=kind.model_file_config(exp), dims=shapes["dims"], lengths=shapes["lengths"],
                               n_out=get_task(exp["task"]).n_out, task=exp["task"],
                               source=f"kdsearch train {Path(space.file).name}@epoch{int(best['epoch'])}",
                               val_metrics=best)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from kdsearch.errors import UserError
-from kdsearch.models.checkpoint import load_model_file
+from kdsearch.train.model_files import load_model_file
 from kdsearch.verbs.checkpoints import best_checkpoint, load_trainer_state
 from kdsearch.train.teacher_cache import load_teacher_blob
 

@@ -10,7 +10,7 @@ import torch
 
 from kdsearch.data.layout import write_dataset
 from kdsearch.errors import UserError
-from kdsearch.models.checkpoint import load_model_file
+from kdsearch.train.model_files import load_model_file
 from kdsearch.models.mult_import import convert_mult_state_dict, import_mult
 from p000_mult_reference import ReferenceMulT
 

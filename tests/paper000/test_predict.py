@@ -8,7 +8,8 @@ from p000_helpers import DIMS, LENGTHS, TINY, dataset_splits
 from kdsearch.data.layout import write_dataset
 from kdsearch.errors import DataError, UserError
 from kdsearch.models import VideoStudent
-from kdsearch.models.checkpoint import load_model_file, model_blob, save_model_file
+from kdsearch.models.checkpoint import model_blob, save_model_file
+from kdsearch.train.model_files import load_model_file
 from kdsearch.verbs.predict import predict_command
 
 

@@ -107,7 +107,7 @@ def test_export_then_predict_and_torchscript_agree(finished_search, tmp_path):
     import torch
 
     from kdsearch.data.source import dataset_path
-    from kdsearch.models.checkpoint import load_model_file
+    from kdsearch.train.model_files import load_model_file
     from kdsearch.verbs.export import export
 
     space, outcome, _ = finished_search

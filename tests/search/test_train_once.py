@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kdsearch.cli import main
-from kdsearch.models.checkpoint import load_model_file
+from kdsearch.train.model_files import load_model_file
 from kdsearch.verbs.predict import predict_command
 from kdsearch.verbs.train_once import parse_sets
 
