@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from kdsearch.diagnose.plot import map_filename, write_heatmap
+from kdsearch.diagnose.plot import map_filename, map_title, write_heatmap
 from kdsearch.diagnose.run import (ModelMaps, build_student_from_blob, build_teacher_from_blob, check_shapes,
                                    collect_maps)
 from kdsearch.errors import UserError
@@ -51,12 +51,13 @@ def write_pictures(model_maps: ModelMaps, out_dir: Path) -> dict[tuple[str, int]
     for acc in model_maps.maps:
         allowed = None if acc.allowed is None else acc.allowed.numpy()
         name = map_filename(model_maps.role, acc.pair, acc.layer)
-        write_heatmap(out_dir / name, acc.mean_map().numpy(), allowed)
+        write_heatmap(out_dir / name, acc.mean_map().numpy(), allowed, map_title(model_maps.role, acc.pair, acc.layer))
         names[(acc.pair, acc.layer)] = name
         head_maps = acc.head_mean_maps()
         for h in range(0 if head_maps is None else head_maps.shape[0]):
             head_name = map_filename(model_maps.role, acc.pair, acc.layer, h)
-            write_heatmap(out_dir / head_name, head_maps[h].numpy(), allowed)
+            write_heatmap(out_dir / head_name, head_maps[h].numpy(), allowed,
+                          map_title(model_maps.role, acc.pair, acc.layer, h))
     return names
 
 

@@ -5,13 +5,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from matplotlib.image import imread
 from rich.console import Console
 
 from kdsearch.cli import main
 from kdsearch.data import load_dataset
 from kdsearch.diagnose import diagnose_command
-from kdsearch.diagnose.plot import PNG_SIGNATURE
 from kdsearch.errors import EXIT_USER_ERROR
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def quiet():
@@ -42,6 +44,8 @@ def test_diagnose_writes_ranked_json_and_valid_pngs(tiny_run):
     for m in teacher_maps:
         png = out / m["png"]
         assert png.read_bytes()[:8] == PNG_SIGNATURE
+    picture = imread(out / by_name[("V<-A", 0)]["png"])
+    assert picture.shape[0] >= 400 and picture.shape[1] >= 400 and picture[..., :3].std() > 0.05
     text = console.export_text()
     assert "ranked by concentration" in text and "most mass on the true event steps" in text
 
