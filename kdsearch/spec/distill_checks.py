@@ -134,7 +134,7 @@ def _check_fits(cfg: dict, teacher, student, loss, space: "Space | None") -> Non
     dims, lengths = data_shapes(cfg)
     n_out = get_task(cfg["task"]).n_out
     if teacher_phase >= distill_phase:
-        section, params, defaults = "teacher", n_teacher, teacher_defaults(split_arch(cfg["teacher"])[0])
+        section, params, defaults = "teacher", n_teacher, teacher_defaults(split_arch(cfg["teacher"])[0].name)
 
         def size_of(c: dict) -> int:
             return parameter_count(build_any_teacher(c, dims=dims, lengths=lengths, n_out=n_out))

@@ -15,7 +15,7 @@ from kdsearch.models import TEACHER_BRANCH_FOR_CONFIG
 from kdsearch.report.table1 import PAPER_ROWS, PAPER_TEACHERS, report_command, student_rows
 from kdsearch.results.store import write_parquet_atomic
 from kdsearch.spec import schema
-from kdsearch.spec.checks import _check_pairs
+from kdsearch.spec.distill_checks import check_pairs
 from kdsearch.spec.rows import parse_rows, row_config
 from kdsearch.spec.space import load_space, resolve_space_path
 
@@ -58,7 +58,7 @@ def test_rows_pair_each_student_configuration_with_its_papers_teacher(row_config
 @pytest.mark.parametrize("name", [r.name for r in PAPER_ROWS])
 def test_each_row_builds_and_binds_as_a_trial_would(name, row_configs):
     cfg = row_configs[name]
-    _check_pairs(cfg, cfg["distill"]["method"])  # raises SpaceError on anything a trial would refuse
+    check_pairs(cfg, cfg["distill"]["method"])  # raises SpaceError on anything a trial would refuse
 
 
 def write_results(folder, rows, meta_extra=None):

@@ -1,15 +1,30 @@
-"""The `kdsearch` command: parses arguments, calls library functions, maps errors to exit codes.
-
-Thin on purpose: every command is a function in the library; this file only wires argparse to
-them. Errors the user can fix (`UserError`) print one line and exit with code 2.
-"""
+"""The `kdsearch` argument parser: every command, its arguments and their help."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-from kdsearch.errors import EXIT_USER_ERROR, UserError
+from kdsearch.cli.commands import (  # noqa: F401  (each command's set_defaults(func=...))
+    cmd_run,
+    cmd_validate,
+    cmd_leaderboard,
+    cmd_data_synth,
+    cmd_data_info,
+    cmd_data_import,
+    cmd_evaluate,
+    cmd_export,
+    cmd_train,
+    cmd_replay,
+    cmd_teacher_list,
+    cmd_teacher_import_mult,
+    cmd_predict,
+    cmd_describe,
+    cmd_report,
+    cmd_diagnose,
+    cmd_experiment_kd_gain,
+    cmd_cluster_check,
+    cmd_bench,
+)
 
 EPILOG = """examples:
   kdsearch run search_spaces/edam.yaml                 search on the embedded synthetic data (CPU is fine)
@@ -20,165 +35,6 @@ EPILOG = """examples:
   kdsearch data info data/small.h5                     splits, shapes, label statistics
 """
 
-
-def _console():
-    from rich.console import Console
-
-    # Logs and pipes get a wide fixed width instead of rich's 80 columns, so tables stay readable.
-    return Console() if sys.stdout.isatty() else Console(width=160)
-
-
-def cmd_run(args) -> int:
-    from kdsearch.search.driver import RunOptions, run_search
-    from kdsearch.verbs.outcome import print_outcome
-    from kdsearch.spec.space import load_space
-
-    console = _console()
-    space = load_space(args.space)
-    opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
-                      smoke_test=args.smoke_test, resume=args.resume, address=args.address, storage=args.storage,
-                      results_root=args.results_dir)
-    outcome = run_search(space, opts, console)
-    print_outcome(outcome, console)
-    return 0
-
-
-def cmd_validate(args) -> int:
-    from kdsearch.spec.kinds import kind_of
-    from kdsearch.spec.space import load_space
-
-    space = load_space(args.space)
-    searched = ", ".join(space.params) or "nothing (a single configuration)"
-    what = kind_of(space.config).summary(space.config)
-    print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, {what}; searches {searched}")
-    return 0
-
-
-def cmd_leaderboard(args) -> int:
-    from kdsearch.results.leaderboard import leaderboard_command
-
-    return leaderboard_command(args.results, console=_console(), **({"top": args.top} if args.top is not None else {}))
-
-
-def cmd_data_synth(args) -> int:
-    from kdsearch.data.info import synth_command
-
-    return synth_command(args.out, args.preset, args.seed, console=_console())
-
-
-def cmd_data_info(args) -> int:
-    from kdsearch.data.info import info_command
-
-    return info_command(args.file, console=_console())
-
-
-def cmd_data_import(args) -> int:
-    from kdsearch.data.importers import import_command
-
-    return import_command(args.src, args.out, args.format, args.folds, args.lengths)
-
-
-def cmd_evaluate(args) -> int:
-    from kdsearch.verbs.evaluate import evaluate_command
-
-    return evaluate_command(args.results, top=args.top, force=args.force, console=_console())
-
-
-def cmd_export(args) -> int:
-    from kdsearch.verbs.export import export_command
-
-    return export_command(args.results, args.out, fmt=args.format, trial_id=args.trial, console=_console())
-
-
-def cmd_train(args) -> int:
-    from kdsearch.verbs.train_once import train_command
-
-    return train_command(args.space, sets=args.sets, out=args.out, device=args.device, console=_console())
-
-
-def cmd_replay(args) -> int:
-    from kdsearch.verbs.replay import replay_command
-
-    return replay_command(args.results, args.trial_id, epochs=args.epochs, console=_console())
-
-
-def cmd_teacher_list(args) -> int:
-    from kdsearch.verbs.teacher_list import teacher_list_command
-
-    return teacher_list_command()
-
-
-def cmd_teacher_import_mult(args) -> int:
-    from kdsearch.data.importers import parse_lengths
-    from kdsearch.models.mult_import import MOSEI_LENGTHS, import_mult
-
-    lengths = {**MOSEI_LENGTHS, **(parse_lengths(args.lengths) or {})}
-    blob = import_mult(args.state_dict, args.out, heads=args.num_heads, layers=args.layers,
-                       attn_mask=args.attn_mask, lengths=lengths)
-    cfg = blob["config"]
-    print(f"{args.out}: MulT {cfg['branch']} teacher, d={cfg['d_model']}, {cfg['heads']} heads, {cfg['layers']} "
-          f"layers, attn_mask={cfg['attn_mask']}, inputs {blob['dims']}, {blob['n_out']} output(s), "
-          f"task {blob['task'] or 'unknown'}" + (f"; unused: {len(blob['unused_mult_keys'])} keys of mem encoders "
-                                                 "MulT's partial mode never runs" if blob["unused_mult_keys"] else ""))
-    return 0
-
-
-def cmd_predict(args) -> int:
-    from kdsearch.verbs.predict import predict_command
-
-    return predict_command(args.model, args.data, split=args.split, out=args.out, batch_size=args.batch_size,
-                           device=args.device)
-
-
-def cmd_describe(args) -> int:
-    from kdsearch.verbs.describe import describe_command
-
-    return describe_command(args.space, shapes=args.shapes, device=args.device, repeats=args.repeats)
-
-
-def cmd_report(args) -> int:
-    from kdsearch.report.search_report import write_report
-    from kdsearch.results.store import read_results
-
-    meta, trials, _ = read_results(args.results)
-    if "row" in trials.columns:  # a search over paper 000's Table 1 rows: the table beside the paper's
-        from kdsearch.report.table1 import report_command
-
-        report_command(args.results)
-    summary = write_report(args.results)
-    print(f"Report: {summary} (plots in {summary.parent}/)")
-    return 0
-
-
-def cmd_diagnose(args) -> int:
-    from kdsearch.diagnose import diagnose_command
-
-    return diagnose_command(args.teacher, args.data, split=args.split, out_dir=args.out, student_path=args.student,
-                            max_samples=args.max_samples, per_head=args.per_head, console=_console())
-
-
-def cmd_experiment_kd_gain(args) -> int:
-    from kdsearch.experiments import kd_gain_command
-
-    return kd_gain_command(seeds=args.seeds, epochs=args.epochs, teacher_epochs=args.teacher_epochs, out=args.out,
-                           space=args.space, device=args.device, console=_console())
-
-
-def cmd_cluster_check(args) -> int:
-    from kdsearch.cluster.check import cluster_check_command
-
-    return cluster_check_command(args.files)
-
-
-def cmd_bench(args) -> int:
-    from kdsearch.bench import BenchOptions, bench_command
-
-    from kdsearch.bench.options import parse_configs
-
-    opts = BenchOptions(quick=args.quick, device=args.device, shapes=args.shapes, batch=args.batch,
-                        compare=args.compare, skip_search=args.skip_search, threads=args.threads,
-                        configs=parse_configs(args.configs))
-    return bench_command(opts, json_path=args.json, console=_console())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,19 +204,3 @@ def build_parser() -> argparse.ArgumentParser:
                        help="student configurations to time (default: 1-5; --quick: 5)")
     bench.set_defaults(func=cmd_bench)
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"kdsearch: error: {exc.message}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("kdsearch: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
