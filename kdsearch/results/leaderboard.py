@@ -1,7 +1,7 @@
 """The live leaderboard (a Tune callback) and the `kdsearch leaderboard` command.
 
 Ray 2.60 ignores custom ProgressReporters under its new output engine, so the live view is a
-driver-side `tune.Callback` (RAY_OPTUNA_NOTES.md §0.2, §1.10). On a terminal it redraws a
+driver-side `tune.Callback` (docs/architecture.md). On a terminal it redraws a
 `rich.live.Live` table; in logs and pipes (CI) redrawing would spam, so it prints one compact
 summary line every few seconds instead. Both end with the same final table.
 """
