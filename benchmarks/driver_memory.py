@@ -1,7 +1,7 @@
 """Driver memory against finished trials: a 200-trial search of a tiny model on this machine.
 
 Ray Tune's default logger callbacks keep every trial alive in the driver (RSS grows with the
-number of trials: RAY_OPTUNA_NOTES.md §1.9); kdsearch turns them off and keeps only plain rows.
+number of trials: docs/architecture.md); kdsearch turns them off and keeps only plain rows.
 This runs one real search (`run_search`, Ray, ASHA, Optuna TPE, the parquet writer and the live
 leaderboard) and records the driver's resident memory (VmRSS) each time a trial ends, then
 prints a table and the fitted growth per trial, and writes everything to JSON.

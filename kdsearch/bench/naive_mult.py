@@ -1,4 +1,4 @@
-"""The "naive" reference: MulT written the way the original MulT code runs it (METHODS §3).
+"""The "naive" reference: MulT written the way the original MulT code runs it (docs/methods.md §2).
 
 Same architecture, same parameters and the same module names as `MulTTeacher`, so
 ``naive.load_state_dict(teacher.state_dict())`` works and both compute the same function. Only the

@@ -1,6 +1,6 @@
 """Cheap linear probes: how much of the 7-class label each view of a dataset reveals.
 
-Used to check a synthetic design without training transformers (SYNTHETIC_NOTES.md): text should
+Used to check a synthetic design without training transformers (docs/methods.md §9): text should
 reveal the label well, averaged video frames barely, and video at the planted event frames
 clearly better than averaged video, which is what attention distillation can transfer.
 """

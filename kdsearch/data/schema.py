@@ -1,7 +1,7 @@
 """What a kdsearch dataset file holds: split and field names, their kinds and ranks.
 
 One table of facts shared by the writer, the validator and the loader, so the three can never
-disagree about the layout. See ARCHITECTURE.md "Dataset file".
+disagree about the layout. See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Synthetic datasets where a multimodal teacher beats a video-only student, and attention
-distillation has something to transfer (design: SYNTHETIC_NOTES.md).
+distillation has something to transfer (design: docs/methods.md §9).
 
 Per sample, a latent sentiment y (class uniform over -3..3, plus jitter) and `event_count`
 "event" time steps at random positions, the same steps in audio and vision:
@@ -14,7 +14,7 @@ Per sample, a latent sentiment y (class uniform over -3..3, plus jitter) and `ev
   a fixed signature (`video_cue`), visible enough that a student told where to look (by distilled
   maps) finds most events, while a few hundred labels alone do not teach a student to look there.
 
-Why these defaults (SYNTHETIC_NOTES.md, issue 10): with `audio_label` 1 the teacher read y from
+Why these defaults (docs/methods.md §9, issue 10): with `audio_label` 1 the teacher read y from
 text and never needed the events; with a faint cue (1.0) even a perfectly instructed student could
 not find the event frames. Distillation then has nothing to transfer.
 

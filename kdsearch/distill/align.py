@@ -2,7 +2,7 @@
 
 Paper 000 §4.3: when the student does not downsample its proxy streams, "the teacher's attention
 maps are upsampled to the student's map size with linear layers". The paper leaves open which
-axis, whether rows are renormalised and whether the layers train (METHODS §4.8). Our choices:
+axis, whether rows are renormalised and whether the layers train (docs/methods.md §4.2). Our choices:
 
   * Axes: one Linear per axis whose length differs (rows T_q, columns T_k), acting along that
     axis; an axis of equal length is left alone.

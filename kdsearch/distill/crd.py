@@ -14,8 +14,8 @@ Each distilled tensor pair gets one *unit*: a student embedding head, a teacher 
     layer), "last" (the time step MulT pools), or "flatten".            one unit per (pair, layer)
   * ``attention_maps``: per pair and layer, the attention map softmax(QK^T/sqrt(d_k)) (head
     average, or the heads side by side with ``heads: per_head``), reduced to its row mean: the
-    share of attention each key receives, a distribution over the T_k keys. This is METHODS §4.6
-    option (a): eq. 9 asks for one CRD per map row, but a bank per (pair, layer, row) would hold
+    share of attention each key receives, a distribution over the T_k keys (docs/methods.md
+    §4.3): eq. 9 asks for one CRD per map row, but a bank per (pair, layer, row) would hold
     n_data x T_q x feat_dim floats (~4 GB for one 500-row map).   one unit per (pair, layer)
 
 Layers pair up as in EDAM: student layer i with teacher layer floor(i * L_t / L_s). The loss is
@@ -85,7 +85,7 @@ class CRDLoss(KDLoss):
         feat_dim: embedding width (RepDistiller: 128).
         nce_k: negatives per anchor; must be below the training-set size. None (default):
             4096, MOSEI's choice for its 16,326 training clips (RepDistiller's 16384 exceeds
-            them, METHODS §4.6), lowered to n_train - 1 on a smaller training set (the embedded
+            them, docs/methods.md §4.3), lowered to n_train - 1 on a smaller training set (the embedded
             default has 2,000), so `method: crd` runs on any data without a K to pick.
         nce_t: score temperature tau (RepDistiller: 0.07).
         nce_m: bank momentum (RepDistiller: 0.5).

@@ -1,5 +1,5 @@
 """CRD's memory bank and NCE loss. Tian, Krishnan, Isola, "Contrastive Representation
-Distillation" (ICLR 2020), https://arxiv.org/abs/1910.10699 (RepDistiller; METHODS.md §4.6).
+Distillation" (ICLR 2020), https://arxiv.org/abs/1910.10699 (RepDistiller; docs/methods.md §4.3).
 
 Two non-parametric banks hold one L2-normalised embedding per training sample: `bank_s` the
 student's, `bank_t` the teacher's. For a batch with sample indices y, each anchor is scored

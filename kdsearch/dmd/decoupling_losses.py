@@ -1,4 +1,4 @@
-"""DMD's reconstruction, cycle and orthogonality losses (paper 003 eq. 2, 3, 5; METHODS §5.4).
+"""DMD's reconstruction, cycle and orthogonality losses (paper 003 eq. 2, 3, 5; docs/methods.md §6.3).
 
 All three take dicts keyed by stream letter with (B, T', d) tensors and sum over the modalities.
 The paper writes squared Frobenius norms; the code takes the *mean* squared error, which keeps

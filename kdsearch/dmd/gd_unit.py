@@ -1,4 +1,4 @@
-"""DMD's graph distillation unit (paper 003 §3.2 eq. 7-9; code: METHODS §5.3).
+"""DMD's graph distillation unit (paper 003 §3.2 eq. 7-9; code: docs/methods.md §6.3).
 
 Nodes are the modalities L, A, V; each carries its logits f(X_m) and representation X_m. The
 directed edge i -> j (teacher i distils into student j) gets the score

@@ -1,4 +1,4 @@
-"""DMD's margin loss on the homogeneous features (paper 003 eq. 4; code: METHODS §5.4 "L_sim").
+"""DMD's margin loss on the homogeneous features (paper 003 eq. 4; code: docs/methods.md §6.3).
 
 Every sample contributes one vector per modality (its `margin_features`, Linear(T'·d -> d) of the
 flattened X^com: a projection is needed to compare modalities of different lengths), so a batch

@@ -1,7 +1,7 @@
 """DMD: Decoupled Multimodal Distilling. Li, Wang, Cui, "Decoupled Multimodal Distilling for
 Emotion Recognition", CVPR 2023 (paper 003), https://arxiv.org/abs/2303.13802.
 
-The network, from the facts in METHODS §5.1-5.2 (the losses and GD-Units live in `kdsearch.dmd`
+The network, from the facts in docs/methods.md §6.1 (the losses and GD-Units live in `kdsearch.dmd`
 and `kdsearch.train.dmd_objective`):
 
 1. decoupling (`Decoupling`): shallow temporal convs to width d, X^com by the shared encoder,
@@ -75,7 +75,7 @@ class DMDOutput:
 
 
 class DMD(HasCrossModalBody):
-    """The DMD network (paper 003), defaults from the code's MOSEI config (METHODS §5.5).
+    """The DMD network (paper 003), defaults from the code's MOSEI config (docs/methods.md §6.2).
 
     Args:
         dims: input width per modality, keys "text", "audio", "vision".

@@ -1,4 +1,4 @@
-"""DMD's feature decoupling (paper 003 §3.1, METHODS §5.1-5.2): shallow convs, encoders, decoders.
+"""DMD's feature decoupling (paper 003 §3.1, docs/methods.md §6.1): shallow convs, encoders, decoders.
 
 Every modality m is projected by its own temporal Conv1d to the common width d (X~_m), then split
 by one *shared* encoder into X_m^com and by a *private* encoder per modality into X_m^prt. A

@@ -4,7 +4,7 @@ Each pooled representation h gets a gate sigmoid(W h) of its own width (a Linear
 modality for the reinforced Z_{->m}^prt, one for the pooled common features). The paper fuses the
 features "with an adaptive weight learned from each of them", read here as h * gate ("paper").
 DMD's code instead feeds the gates themselves to the head: the gate *replaces* the feature
-("code", METHODS §5.2 item 12). Both then go through MulT's residual head.
+("code", docs/methods.md §6.2). Both then go through MulT's residual head.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 One encoder is one named "pair" of paper 000 (e.g. "V<-A": queries from A, keys/values from V) or a
 self-attention stage ("mem_V", "V<-V"). The key/value stream is embedded once and stays fixed
-across layers: every layer re-attends to the same embedded source (METHODS §3.2).
+across layers: every layer re-attends to the same embedded source (docs/methods.md §2.1).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class TransformerEncoder(nn.Module):
         value_source = None
         if source is not None:
             # Embedded once, then fixed across layers. MulT draws the embedding dropout twice, once
-            # for the keys and once for the values (METHODS §3.2); without dropout the two are
+            # for the keys and once for the values (docs/methods.md §2.1); without dropout the two are
             # one tensor, and one matmul projects both.
             embedded = self._embed(source)
             source = self._dropout(embedded)

@@ -1,7 +1,7 @@
 """MulT's attention-mask rule, built once per (T_q, T_k) and device.
 
 MulT masks with an additive -inf upper triangle whose diagonal offset is 1 + |T_k - T_q|, i.e.
-query i may attend to key j iff ``j <= i + |T_k - T_q|`` (METHODS §3.2). For T_q <= T_k this is
+query i may attend to key j iff ``j <= i + |T_k - T_q|`` (docs/methods.md §5). For T_q <= T_k this is
 exactly a bottom-right-aligned causal mask; for T_q > T_k it is *not* (the offset uses the
 absolute difference), so we keep a plain boolean mask and hand it to fused attention as is.
 Row 0 always sees key 0, so no row is ever fully masked (softmax never sees an all -inf row).

@@ -1,13 +1,13 @@
 """Import a state dict saved from the original MulT code's `MULTModel` as a `MulTTeacher`.
 
-The original model (METHODS.md §3.1-3.2) names its parts ``proj_{l,a,v}`` (Conv1d, no bias),
+The original model (docs/methods.md §2.1) names its parts ``proj_{l,a,v}`` (Conv1d, no bias),
 ``trans_{x}_with_{y}`` (queries from x, keys/values from y: our pair "Y<-X"), ``trans_{x}_mem``,
 ``proj1``/``proj2``/``out_layer``; inside an encoder, ``layers.i.self_attn`` (fused in_proj,
 out_proj), ``layers.i.fc1/fc2``, ``layers.i.layer_norms.{0,1}`` (before attention, before the
 FFN) and a final ``layer_norm``. Our modules hold the same tensors under other names, so the
 import is a renaming plus checks; nothing is recomputed.
 
-What a state dict does not say is asked for (defaults: MulT's MOSEI settings, METHODS §3.3):
+What a state dict does not say is asked for (defaults: MulT's MOSEI settings, docs/methods.md §2.2):
 the number of heads (5), the attention mask (on), the sequence lengths (text 50, audio 500,
 vision 500: they size our mask and position buffers; inputs of other lengths still work), and
 the dropouts (only used if the teacher is trained further). Width, layers, input dims, output

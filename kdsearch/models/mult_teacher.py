@@ -1,4 +1,4 @@
-"""MulT teacher of paper 000: the complete network or one branch (METHODS §3.1, §4.2)."""
+"""MulT teacher of paper 000: the complete network or one branch (docs/methods.md §2)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 PE[pos] = [sin(pos * w_k) | cos(pos * w_k)] (halves concatenated, not interleaved) with
 w_k = exp(-k ln(10000) / (half - 1)), k = 0..half-1; a zero column is appended when d is odd.
 Positions run 1..T from the start of the sequence; a time step whose first channel is exactly 0
-is treated as padding and gets position 0, whose embedding is all zeros (METHODS §3.2). This is
+is treated as padding and gets position 0, whose embedding is all zeros (docs/methods.md §2.1). This is
 what keeps zero left-padding free of positional signal in MulT.
 """
 

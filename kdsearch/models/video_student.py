@@ -1,4 +1,4 @@
-"""Video-only students of paper 000 (METHODS §4.3, §4.4).
+"""Video-only students of paper 000 (docs/methods.md §3).
 
 The video features are projected three times, each by its own Conv1d: V_S (video), A_S (audio
 proxy) and L_S (language proxy). The five configurations of paper 000 are rows of a table below,
@@ -35,7 +35,7 @@ STUDENT_CONFIGS: dict[int, StudentLayout] = {
     5: StudentLayout(("V<-V", "V<-L", "V<-A"), use_mem=False),  # paper 000's best
 }
 
-# Paper 000's default student pair -> teacher pair per configuration (METHODS §4.4).
+# Paper 000's default student pair -> teacher pair per configuration (docs/methods.md §3.1).
 DISTILLED_PAIRS: dict[int, dict[str, str]] = {
     1: {name: name for name in BRANCH_PAIRS["complete"] + ("mem_L", "mem_A", "mem_V")},
     2: {"A<-V": "A<-V", "L<-V": "L<-V"},
@@ -55,7 +55,7 @@ def proxy_projection(in_dim: int, d_model: int, *, t_in: int, t_out: int, kernel
     Equal lengths: a plain kernel-`kernel` 'same' conv. Shorter target, "valid_conv": one stride-1
     conv with kernel t_in - t_out + 1 and no padding; paper 000 says it downsamples "with
     different sized kernels", and a 451-tap conv (500 -> 50) is what brings a MulT-sized student to
-    its reported 0.675M parameters (METHODS §3.4). "pool": adaptive average pooling to t_out then
+    its reported 0.675M parameters (docs/methods.md §3.3). "pool": adaptive average pooling to t_out then
     a kernel-`kernel` conv, for far fewer parameters.
     """
     if t_out == t_in:

@@ -1,10 +1,10 @@
 """Paper 000's Table 1 and `kdsearch report results/<name>`: our rows beside the paper's.
 
-The rows are those of `search_spaces/table1.yaml` (same names); the paper's numbers are METHODS
-§4.7 (CMU-MOSEI unaligned, 7 classes, test split, accuracy % and F1). Ours are each row's best
-validation epoch (a search never reads the test split; `kdsearch predict` does, once), mean and
-spread over the row's trials, in %. Values on another dataset (the synthetic default) are not
-comparable to the paper's; the ordering of the rows is what can be compared.
+The rows are those of `search_spaces/table1.yaml` (same names); the paper's numbers are in
+docs/methods.md §10 (CMU-MOSEI unaligned, 7 classes, test split, accuracy % and F1). Ours are
+each row's best validation epoch (a search never reads the test split; `kdsearch predict` does,
+once), mean and spread over the row's trials, in %. Values on another dataset (the synthetic
+default) are not comparable to the paper's; the ordering of the rows is what can be compared.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Both callbacks (the parquet writer and the live leaderboard) feed a `TrialRecords` from Tune's
 events. Rows are plain dicts, never Tune `Trial` objects, so the driver's memory stays flat over
-hundreds of trials (Tune's own logger callbacks pin every Trial; RAY_OPTUNA_NOTES.md §1.9).
+hundreds of trials (Tune's own logger callbacks pin every Trial; docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def check_distill(space: "Space") -> None:
 
 
 def _check_same_mask(cfg: dict) -> None:
-    """Distilled attention maps are comparable only under one mask rule (METHODS §4.5): a masked
+    """Distilled attention maps are comparable only under one mask rule (docs/methods.md §5): a masked
     teacher map has zeros where the unmasked student's has mass, and EDAM would punish that."""
     if cfg["distill"]["level"] != "attention_maps":
         return

@@ -8,7 +8,7 @@ a did-you-mean, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 # Defaults chosen for a CPU run of the embedded synthetic data; the bundled spaces override
-# them where a paper fixes a value. Each choice is one the papers leave open (METHODS.md §4.8).
+# them where a paper fixes a value. Each choice is one the papers leave open (docs/methods.md §8).
 EXPERIMENT_DEFAULTS: dict = {
     "data": {
         # Either `synthetic: <preset>` (generated once into the cache) or `path: FILE.h5`.
@@ -47,7 +47,7 @@ EXPERIMENT_DEFAULTS: dict = {
         "seed": 0,
         # The student's task loss sees only this seeded share of the training labels, while the
         # distillation term runs on every training sample (distillation pays most when labels
-        # are scarce: SYNTHETIC_NOTES.md). 1.0 = every label. The subset depends on
+        # are scarce: docs/methods.md §8.3, §9). 1.0 = every label. The subset depends on
         # labelled_seed only, so every trial (and the beta=0 baseline) sees the same labels.
         "labelled_fraction": 1.0,
         "labelled_seed": 0,

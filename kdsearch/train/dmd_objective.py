@@ -5,7 +5,7 @@ the cross-modal-reinforced X^prt) are owned here, next to the losses they produc
 `DMD` network alone is what a frozen-teacher checkpoint needs; the Trainer optimises every
 parameter of this objective (network + both edge MLPs), as DMD's code optimises model + kernels.
 
-Defaults follow the paper; each paper/code disagreement is a keyword (METHODS §5.6):
+Defaults follow the paper; each paper/code disagreement is a keyword (docs/methods.md §6.3):
 * task_terms: "paper" = L1 (or CE) on the fused output only; "code" = the sum of 8 task losses
   (fused, 3 homo heads, 3 hetero heads, the common branch).
 * margin: "paper" = eq. 4 triplets with fixed margin `margin_alpha`; "code" = equal-label

@@ -1,4 +1,4 @@
-"""Validation metrics as METHODS.md §2 defines them (numpy, no scikit-learn needed).
+"""Validation metrics as docs/methods.md §7 defines them (numpy, no scikit-learn needed).
 
 Classification (paper 000): 7 classes, accuracy ("acc7") and weighted F1 over the 7 classes
 (paper 000 does not say which F1 average; weighted matches "good for imbalanced data"), plus a

@@ -1,8 +1,8 @@
 """`kdsearch describe SPACE.yaml`: sizes and batch-1 inference latency of the space's models.
 
 Paper 000 reports a 1.802M-parameter teacher, a 0.675M-parameter student and a student inference
-time of 29 ms, "22% less" than the complete teacher (hardware and batch size unstated, METHODS
-§4.7). This command builds the teacher and student a space describes (every distinct one, when
+time of 29 ms, "22% less" than the complete teacher (hardware and batch size unstated, docs/methods.md
+§10). This command builds the teacher and student a space describes (every distinct one, when
 the space has rows or searched model choices), counts their parameters and times one batch-1
 forward pass on this machine, so the two can be put side by side. Shapes come from the space's
 data, or with ``--shapes mosei`` from CMU-MOSEI's unaligned features (the paper's setting).

@@ -60,7 +60,7 @@ def test_both_fusions_run_and_differ(fusion, batch):
 
 
 def test_parameter_count_matches_the_code_at_mosei_aligned_settings():
-    # METHODS §5.2: 1,792,778 for the code's model (BERT text width 768, valid padding, d30,
+    # docs/methods.md §6.5: 1,792,778 for the code's model (BERT text width 768, valid padding, d30,
     # 6 heads, 4 layers, kernels L5/A1/V3). We leave out proj_cosine_m (never used in a loss):
     # 3 Linear(T'·d -> d) = 41,430 + 45,030 + 43,230 = 129,690.
     model = DMD(dims={"text": 768, "audio": 74, "vision": 35}, lengths={"text": 50, "audio": 50, "vision": 50},

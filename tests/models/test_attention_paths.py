@@ -74,7 +74,7 @@ def test_attention_dropout_acts_in_training_on_both_paths():
 
 
 def test_keys_and_values_get_their_own_embedding_dropout_draw_in_training():
-    # MulT embeds the key/value stream twice, each with its own dropout (METHODS §3.2); in eval
+    # MulT embeds the key/value stream twice, each with its own dropout (docs/methods.md §2.1); in eval
     # (and with no embedding dropout) they are one tensor, projected by one matmul.
     encoder = TransformerEncoder(d_model=8, heads=2, layers=2, t_q=4, t_k=12, embed_dropout=0.5)
     seen = []

@@ -1,4 +1,4 @@
-"""MulT's mask rule (query i sees key j iff j <= i + |T_k - T_q|), checked against METHODS §3.2."""
+"""MulT's mask rule (query i sees key j iff j <= i + |T_k - T_q|), checked against docs/methods.md §5."""
 
 import pytest
 import torch

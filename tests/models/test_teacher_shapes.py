@@ -67,7 +67,7 @@ def test_same_padding_keeps_lengths(batch, make_teacher, shapes):
 @pytest.mark.parametrize("branch,n_out,expected", [
     ("complete", 1, 1_073_731), ("complete", 7, 1_074_817), ("video", 1, 351_691)])
 def test_parameter_counts_match_mult_repo_defaults(branch, n_out, expected):
-    # METHODS §3.4: MulT repo defaults (d=30, 5 heads, 5 layers, kernel 1) on MOSEI shapes.
+    # docs/methods.md §2.3: MulT repo defaults (d=30, 5 heads, 5 layers, kernel 1) on MOSEI shapes.
     teacher = MulTTeacher(dims=MOSEI_DIMS, lengths=MOSEI_LENGTHS, n_out=n_out, branch=branch, conv_kernel=1)
     assert count_parameters(teacher) == expected
 

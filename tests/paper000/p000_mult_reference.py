@@ -1,4 +1,4 @@
-"""A reference MulT for the import parity test, written from METHODS.md §3.1-3.2 (not from code).
+"""A reference MulT for the import parity test, written from docs/methods.md §2.1 (not from code).
 
 It keeps the original's time-first (T, B, d) layout and its parameter names (proj_l,
 trans_l_with_a.layers.0.self_attn.in_proj_weight, layer_norms.0, ...), so its state dict is what

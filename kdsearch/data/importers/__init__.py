@@ -1,6 +1,6 @@
 """`kdsearch data import`: the public CMU-MOSEI / CMU-MOSI feature files into the dataset layout.
 
-Formats (METHODS.md §1): ``mult-pkl`` (MulT's ``mosei_senti_data[_noalign].pkl``,
+Formats (docs/methods.md §1.1): ``mult-pkl`` (MulT's ``mosei_senti_data[_noalign].pkl``,
 ``mosi_data[_noalign].pkl``), ``mmsa-pkl`` (MMSA's ``aligned_50.pkl``, ``unaligned_50.pkl``) and
 ``csd`` (a folder of CMU-MultimodalSDK computational sequences plus video folds). Every import
 zeroes and counts NaN/±inf, clips and counts labels outside [-3, 3], checks shapes, and writes

@@ -12,7 +12,7 @@ from kdsearch.data.schema import MODALITIES
 from kdsearch.data.validate import sanitize
 from kdsearch.errors import DataError
 
-# COVAREP's 74 dimensions in file order (METHODS.md §1.1), the audio of every MOSEI file.
+# COVAREP's 74 dimensions in file order (docs/methods.md §1.1), the audio of every MOSEI file.
 COVAREP_74 = ("F0", "VUV", "NAQ", "QOQ", "H1H2", "PSP", "MDQ", "peakSlope", "Rd", "Rd_conf", "creak",
               *(f"MCEP_{i}" for i in range(25)), *(f"HMPDM_{i}" for i in range(25)),
               *(f"HMPDD_{i}" for i in range(13)))

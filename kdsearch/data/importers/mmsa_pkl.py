@@ -1,6 +1,6 @@
 """MMSA feature pickles: ``MOSEI|MOSI/Processed/aligned_50.pkl`` and ``unaligned_50.pkl``.
 
-Layout (METHODS.md §1.4): ``{split: {"text", "audio", "vision", "regression_labels", "id",
+Layout (docs/methods.md §1.1): ``{split: {"text", "audio", "vision", "regression_labels", "id",
 "raw_text", "audio_lengths", "vision_lengths", ...}}``. ``text`` holds pre-extracted BERT
 features (768-d), which is what is imported as the text modality.
 

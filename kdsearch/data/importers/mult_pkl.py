@@ -1,6 +1,6 @@
 """MulT feature pickles: ``mosei_senti_data[_noalign].pkl``, ``mosi_data[_noalign].pkl``.
 
-Layout (METHODS.md §1.3): ``{split: {"vision", "text", "audio", "labels", "id"}}`` with features
+Layout (docs/methods.md §1.1): ``{split: {"vision", "text", "audio", "labels", "id"}}`` with features
 (N,T,D), labels (N,1,1) and ``id`` rows of >= 3 fields (video id, then segment fields such as
 start and end times; bytes in the MOSI files). Features are already left-padded or truncated to
 a fixed length, so they are copied as they are, after NaN/±inf are zeroed and counted.
