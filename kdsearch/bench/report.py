@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from rich.table import Table
+from kdsearch.atomic import atomic_write_text
 
 
 def _ms(entry: dict | None) -> str:
@@ -76,9 +77,5 @@ def print_results(results: dict, console) -> None:
 
 def write_json(results: dict, path: str | os.PathLike) -> Path:
     """Write `results` to `path` atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    atomic_write_text(path, json.dumps(results, indent=2, sort_keys=False) + "\n")
+    return Path(path)

@@ -22,6 +22,7 @@ from kdsearch.train.experiment import TensorSplit
 from kdsearch.train.objectives import DistillObjective, TaskObjective, run_model
 from kdsearch.train.tasks import get_task
 from kdsearch.train.trainer import Trainer, TrainSettings
+from kdsearch.data.schema import MODALITIES
 
 TASK = "classification"  # paper 000's 7-class task
 MULT_LR = 1e-3  # MulT's Adam learning rate
@@ -48,7 +49,7 @@ def random_split(shapes: Shapes, batch_size: int, device: torch.device, seed: in
     """`batch_size` random samples with labels in [-3, 3], resident on `device`."""
     gen = torch.Generator().manual_seed(seed)
     features = {m: torch.randn(batch_size, shapes.lengths[m], shapes.dims[m], generator=gen)
-                for m in ("text", "audio", "vision")}
+                for m in MODALITIES}
     label = torch.rand(batch_size, generator=gen) * 6 - 3
     return TensorSplit(**{k: v.to(device) for k, v in {**features, "label": label}.items()})
 

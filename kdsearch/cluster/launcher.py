@@ -14,7 +14,6 @@ worker type, because Ray 2.60 nodes whose auth modes differ cannot join (Invalid
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ import re
 from typing import Any
 
 from kdsearch.cluster._fields import dotted
+from kdsearch.config import did_you_mean
 from kdsearch.errors import UserError
 
 # What prepare_config raises when a section has the wrong shape (a list where Ray indexes a
@@ -141,9 +141,7 @@ def _schema_error(err: Any, path: str) -> UserError:
         ]
         if len(extras) == 1:
             location.append(extras[0])
-            close = difflib.get_close_matches(str(extras[0]), known, n=1)
-            if close:
-                problem += f" (did you mean '{close[0]}'?)"
+            problem += did_you_mean(str(extras[0]), known)
     if len(problem) > _MAX_PROBLEM_CHARS:
         problem = problem[:_MAX_PROBLEM_CHARS] + "..."
     return UserError(problem, file=path, field=dotted(location) or None)

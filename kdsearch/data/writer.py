@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import h5py
 import numpy as np
 
+from kdsearch.atomic import commit, discard, temporary_path
 from kdsearch.data.fingerprint import FieldHasher
 from kdsearch.data.schema import (
     COUNTER_ATTRS,
@@ -70,7 +71,7 @@ class DatasetWriter:
         self.fingerprint: str | None = None
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
-        self._tmp = f"{self.path}.tmp-{os.getpid()}"
+        self._tmp = str(temporary_path(self.path))
         self._file = h5py.File(self._tmp, "w")
         try:
             self._create(attrs)
@@ -164,11 +165,7 @@ class DatasetWriter:
         self.fingerprint = self._hasher.hexdigest()
         self._file.attrs["fingerprint"] = self.fingerprint
         self._file.close()
-        try:
-            os.replace(self._tmp, self.path)
-        except OSError:
-            os.remove(self._tmp)
-            raise
+        commit(self._tmp, self.path)
         return self.fingerprint
 
     def abort(self) -> None:
@@ -176,8 +173,7 @@ class DatasetWriter:
         try:
             self._file.close()
         finally:
-            if os.path.exists(self._tmp):
-                os.remove(self._tmp)
+            discard(self._tmp)
 
     def __enter__(self) -> DatasetWriter:
         return self

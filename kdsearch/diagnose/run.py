@@ -20,6 +20,7 @@ import torch
 from kdsearch.diagnose.accumulate import MapStats
 from kdsearch.diagnose.stats import probabilities
 from kdsearch.errors import DataError, UserError
+from kdsearch.data.schema import MODALITIES
 
 STUDENT_BLOB_KEYS = ("state_dict", "config")
 
@@ -100,7 +101,7 @@ def _load_weights(model: torch.nn.Module, state: dict, path: str) -> None:
 
 def check_shapes(split_arrays, blob: dict, data_path: str, split: str) -> None:
     """The split's feature widths and lengths must be those the teacher was trained on."""
-    for name in ("text", "audio", "vision"):
+    for name in MODALITIES:
         _, length, dim = split_arrays.modality(name).shape
         want = (blob["lengths"][name], blob["dims"][name])
         if (length, dim) != want:
@@ -155,7 +156,7 @@ def collect_maps(model, role: str, split_arrays, *, lengths: dict, batch_size: i
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
             inputs = {m: torch.from_numpy(np.ascontiguousarray(split_arrays.modality(m)[start:stop])).float()
-                      .to(device) for m in ("text", "audio", "vision")}
+                      .to(device) for m in MODALITIES}
             out = model(**inputs, maps_for=names) if role == "teacher" else model(inputs["vision"], maps_for=names)
             for pair in model.pair_names:
                 events = events_by_pair[pair]

@@ -114,7 +114,8 @@ class EDAMLoss(KDLoss):
     def teacher_maps(self) -> frozenset[str]:
         return frozenset(self.pairs.values())
 
-    def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None, **_unused) -> None:
+    def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None,
+             n_train: int | None = None, labels: torch.Tensor | None = None) -> None:
         """Check the pairs against the models and build the EDAM-T↑ resizers before training.
 
         Raises:

@@ -6,7 +6,7 @@ import inspect
 
 from kdsearch.distill.base import KDLoss
 from kdsearch.errors import SpaceError
-from kdsearch.models.build import did_you_mean
+from kdsearch.config import did_you_mean
 from kdsearch.models.options import InvalidOption
 
 LOSSES: dict[str, type[KDLoss]] = {}

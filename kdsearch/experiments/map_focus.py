@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from kdsearch.data.schema import MODALITIES
 
 EVENT_FIELDS = {"A": "audio_events", "V": "vision_events"}
 
@@ -43,7 +44,7 @@ def _events_for(role: str, pair: str, t_k: int, extras: dict, lengths: dict) -> 
 
 def _run(model, role: str, split, start: int, stop: int, pairs: frozenset, device):
     inputs = {m: torch.from_numpy(np.ascontiguousarray(split.modality(m)[start:stop])).float().to(device)
-              for m in ("text", "audio", "vision")}
+              for m in MODALITIES}
     if role == "teacher":
         return model(**inputs, maps_for=pairs)
     return model(inputs["vision"], maps_for=pairs)

@@ -5,11 +5,11 @@ The documented defaults are read off the constructors' signatures, so they canno
 
 from __future__ import annotations
 
-import difflib
 import inspect
 
 from torch import nn
 
+from kdsearch.config import did_you_mean
 from kdsearch.errors import SpaceError
 from kdsearch.models.mult_teacher import MulTTeacher
 from kdsearch.models.options import InvalidOption
@@ -24,12 +24,6 @@ def _keyword_defaults(cls: type, exclude: tuple[str, ...]) -> dict:
 
 TEACHER_DEFAULTS: dict = _keyword_defaults(MulTTeacher, exclude=("dims", "lengths", "n_out"))
 STUDENT_DEFAULTS: dict = _keyword_defaults(VideoStudent, exclude=("vision_dim", "lengths", "n_out"))
-
-
-def did_you_mean(word: str, choices) -> str:
-    """' (did you mean 'x'?)' for the closest of `choices`, or '' when none is close."""
-    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _construct(cls: type, section: str, defaults: dict, cfg: dict, fixed: dict):
@@ -63,6 +57,12 @@ def build_student(cfg: dict, *, dims: dict[str, int], lengths: dict[str, int], n
     return _construct(VideoStudent, "student", STUDENT_DEFAULTS, cfg, fixed)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of parameters of `module` (each shared tensor counted once)."""
-    return sum(p.numel() for p in module.parameters())
+def count_parameters(*modules) -> int:
+    """Parameters of `modules` (real or on the meta device), each shared tensor counted once
+    (a tensor two modules share, such as a KD loss's head bound to the student, too)."""
+    seen: dict[int, int] = {}
+    for module in modules:
+        if isinstance(module, nn.Module):  # a loss without heads may be a plain object
+            for param in module.parameters():
+                seen[id(param)] = param.numel()
+    return sum(seen.values())

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from kdsearch.atomic import atomic_write
 from kdsearch.errors import UserError
 
 # A model file's `arch`: a teacher architecture (kdsearch.train.teachers) or the video-only student.
@@ -34,12 +35,8 @@ def model_blob(model: nn.Module, *, arch: str, config: dict, dims: dict, lengths
 
 def save_model_file(blob: dict, path: str | os.PathLike) -> Path:
     """Write `blob` atomically (a crash never leaves half a file under the final name)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
-    return path
+    atomic_write(path, lambda f: torch.save(blob, f))
+    return Path(path)
 
 
 def read_weights_only(file: str, *, what: str, objects_hint: str = "refused unread: loading it could run code"):

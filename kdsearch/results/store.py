@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kdsearch.atomic import atomic_write
 from kdsearch.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,11 @@ _META_FIELDS = ("metric", "mode", "searched", "max_epochs")
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Writes `frame` to `path` through `path.tmp` + `os.replace` (never a half-written file)."""
+    """Writes `frame` to `path` atomically (`kdsearch.atomic`). One process (the driver) writes
+    a results folder, so the temporary file has a fixed name: a killed write's leftover is
+    replaced by the next write instead of piling up."""
     table = pa.Table.from_pandas(_parquet_safe(frame), preserve_index=False)
-    _write_atomic(Path(path), lambda f: pq.write_table(table, f))
+    atomic_write(path, lambda f: pq.write_table(table, f), per_process=False)
 
 
 def tune_state_files(tune_dir: Path) -> dict[str, bytes]:
@@ -72,10 +75,6 @@ def _whole_json(data: bytes) -> bool:
     return True
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    _write_atomic(Path(path), lambda f: f.write(data))
-
-
 def covered_epochs(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     """The epoch rows the trials table accounts for (its trials, up to each one's `epochs`).
 
@@ -86,22 +85,6 @@ def covered_epochs(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
         return epochs
     last = epochs["trial_id"].map(trials.set_index("trial_id")["epochs"])
     return epochs[last.notna() & (epochs["epoch"] <= last)].reset_index(drop=True)
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())  # the rename must not land before the bytes do
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink(missing_ok=True)  # a full disk gets its space back; `path` is untouched
-        except OSError:
-            pass  # the original error says more than this one
-        raise
 
 
 def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:

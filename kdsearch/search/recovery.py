@@ -117,7 +117,8 @@ def restore_tune_state(folder: Path) -> str | None:
     Raises:
         UserError: the state is damaged and no whole copy exists.
     """
-    from kdsearch.results.store import TUNE_STATE_BACKUP, tune_state_files, tune_state_whole, write_bytes_atomic
+    from kdsearch.atomic import atomic_write_bytes
+    from kdsearch.results.store import TUNE_STATE_BACKUP, tune_state_files, tune_state_whole
     from kdsearch.search.tuner import TUNE_DIR
 
     tune_dir = folder / TUNE_DIR
@@ -132,6 +133,6 @@ def restore_tune_state(folder: Path) -> str | None:
     for name in current:  # out of Tune's sight: it reads the newest experiment_state-*.json
         os.replace(tune_dir / name, tune_dir / f"{name}.damaged")
     for name, data in saved.items():
-        write_bytes_atomic(tune_dir / name, data)
+        atomic_write_bytes(tune_dir / name, data, per_process=False)
     return (f"{tune_dir}: Tune's experiment state was damaged (a write was cut short); resuming from the last whole "
             "copy: trials that ended after it run again from their checkpoints")

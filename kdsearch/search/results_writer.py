@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from kdsearch.results.store import (
-    _TUNE_STATE, EPOCHS_FILE, META_FILE, TRIALS_FILE, TUNE_STATE_BACKUP, _write_atomic, tune_state_files,
-    tune_state_whole, write_bytes_atomic, write_parquet_atomic,
+    _TUNE_STATE, EPOCHS_FILE, META_FILE, TRIALS_FILE, TUNE_STATE_BACKUP, tune_state_files, tune_state_whole,
+    write_parquet_atomic,
 )
+from kdsearch.atomic import atomic_write_bytes
 from kdsearch.search.callbacks import RecordingCallback
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ class ResultsWriter(RecordingCallback):
                 "num_samples": total_num_samples or num_samples,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 **self.meta_extra}
-        _write_atomic(self.out_dir / META_FILE,
-                      lambda f: f.write(json.dumps(meta, indent=2, default=str).encode()))
+        atomic_write_bytes(self.out_dir / META_FILE, json.dumps(meta, indent=2, default=str).encode(),
+                           per_process=False)
         # Empty tables right away, so `kdsearch leaderboard` works on a search that just began.
         self.flush()
 
@@ -113,7 +114,7 @@ class ResultsWriter(RecordingCallback):
                 if old.name not in files:
                     old.unlink()
             for name, data in files.items():
-                write_bytes_atomic(backup / name, data)
+                atomic_write_bytes(backup / name, data, per_process=False)
             self._backup_stamp = max(stamps)
         except OSError as exc:
             logger.warning("could not copy Tune's experiment state to %s: %s", self.out_dir, exc)

@@ -123,13 +123,13 @@ def check_pairs(cfg: dict, method: str, space: "Space | None" = None) -> None:
 def _check_fits(cfg: dict, teacher, student, loss, space: "Space | None") -> None:
     """Peak training memory of a trial: the teacher trained alone, or frozen beside the student
     and the loss's heads; the bigger of the two phases names its model as the culprit."""
-    from kdsearch.models.build import STUDENT_DEFAULTS, build_student
+    from kdsearch.models.build import STUDENT_DEFAULTS, build_student, count_parameters
+    from kdsearch.spec.model_memory import BYTES_FROZEN, BYTES_TRAINED, refuse_if_too_big
     from kdsearch.train.teachers import build_any_teacher, split_arch, teacher_defaults
-    from kdsearch.spec.model_memory import BYTES_FROZEN, BYTES_TRAINED, parameter_count, refuse_if_too_big
     from kdsearch.train.experiment import data_shapes
     from kdsearch.train.tasks import get_task
 
-    n_teacher, n_student = parameter_count(teacher), parameter_count(student, loss)
+    n_teacher, n_student = count_parameters(teacher), count_parameters(student, loss)
     teacher_phase, distill_phase = BYTES_TRAINED * n_teacher, BYTES_FROZEN * n_teacher + BYTES_TRAINED * n_student
     dims, lengths = data_shapes(cfg)
     n_out = get_task(cfg["task"]).n_out
@@ -137,12 +137,12 @@ def _check_fits(cfg: dict, teacher, student, loss, space: "Space | None") -> Non
         section, params, defaults = "teacher", n_teacher, teacher_defaults(split_arch(cfg["teacher"])[0].name)
 
         def size_of(c: dict) -> int:
-            return parameter_count(build_any_teacher(c, dims=dims, lengths=lengths, n_out=n_out))
+            return count_parameters(build_any_teacher(c, dims=dims, lengths=lengths, n_out=n_out))
     else:
         section, params, defaults = "student", n_student, STUDENT_DEFAULTS
 
         def size_of(c: dict) -> int:
-            return parameter_count(build_student(c, dims=dims, lengths=lengths, n_out=n_out))
+            return count_parameters(build_student(c, dims=dims, lengths=lengths, n_out=n_out))
     refuse_if_too_big(need=max(teacher_phase, distill_phase), params=params, what=f"the {section}",
                       gpus_per_trial=space.resources["gpus_per_trial"] if space else 0.0, section=section,
                       cfg=cfg[section], defaults=defaults, size_of=size_of, searched=space.params if space else ())

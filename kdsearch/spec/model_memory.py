@@ -51,16 +51,6 @@ def is_allocation_error(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _ALLOCATION_WORDS)
 
 
-def parameter_count(*modules) -> int:
-    """Parameters of `modules` (meta or real), each shared tensor counted once."""
-    seen: dict[int, int] = {}
-    for module in modules:
-        if isinstance(module, nn.Module):  # a loss without heads may be a plain object
-            for p in module.parameters():
-                seen[id(p)] = p.numel()
-    return sum(seen.values())
-
-
 def refuse_if_too_big(*, need: int, params: int, what: str, gpus_per_trial: float, section: str, cfg: dict,
                       defaults: dict, size_of, searched=()) -> None:
     """Raise SpaceError when `need` bytes exceed what a trial may use.

@@ -30,7 +30,7 @@ from kdsearch.dmd.decoupling_losses import ORT_AXES, ORTHOGONALITIES, cycle_loss
 from kdsearch.dmd.gd_unit import GDUnit, code_prior, edge_matrix
 from kdsearch.dmd.margin import MARGINS, margin_loss
 from kdsearch.errors import SpaceError
-from kdsearch.models.build import did_you_mean
+from kdsearch.config import did_you_mean
 from kdsearch.models.crossmodal import MODALITIES
 from kdsearch.models.dmd import DMD, DMDOutput
 from kdsearch.models.options import InvalidOption, check_choice, check_sizes

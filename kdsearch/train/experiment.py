@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kdsearch.data.schema import MODALITIES
 from kdsearch.train.tasks import get_task
 
-MODALITY_KEYS = ("text", "audio", "vision")
 
 
 def data_shapes(config: dict) -> tuple[dict[str, int], dict[str, int]]:
@@ -27,8 +27,8 @@ def data_shapes(config: dict) -> tuple[dict[str, int], dict[str, int]]:
 def data_shapes_of(arrays: dict) -> dict:
     """{"dims", "lengths"} of a dataset's flat `split/field` arrays: what a run that reads no
     teacher needs in place of a teacher blob (the blob carries them otherwise)."""
-    dims = {m: arrays[f"train/{m}"].shape[2] for m in MODALITY_KEYS}
-    lengths = {m: arrays[f"train/{m}"].shape[1] for m in MODALITY_KEYS}
+    dims = {m: arrays[f"train/{m}"].shape[2] for m in MODALITIES}
+    lengths = {m: arrays[f"train/{m}"].shape[1] for m in MODALITIES}
     return {"dims": dims, "lengths": lengths}
 
 
@@ -124,5 +124,5 @@ def tensor_split(arrays: dict[str, np.ndarray], split: str, device: torch.device
     with warnings.catch_warnings():
         # Arrays from the object store are read-only; nothing here ever writes to them.
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        tensors = {k: torch.from_numpy(arrays[f"{split}/{k}"]) for k in (*MODALITY_KEYS, "label")}
+        tensors = {k: torch.from_numpy(arrays[f"{split}/{k}"]) for k in (*MODALITIES, "label")}
     return TensorSplit(**{k: v.to(device) for k, v in tensors.items()})

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from kdsearch.atomic import atomic_write, atomic_write_text
 
 
 def cache_root() -> Path:
@@ -47,12 +48,9 @@ def load_teacher_blob(path: Path) -> dict:
 
 def save_teacher_blob(blob: dict, path: Path) -> None:
     """Atomic: a crash mid-save never leaves a half-written teacher in the cache."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: torch.save(blob, f))
     meta = {k: v for k, v in blob.items() if k != "state_dict"}
-    (path.parent / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    atomic_write_text(path.parent / "meta.json", json.dumps(meta, indent=2, default=str))
 
 
 def get_teacher(config: dict, dataset, *, console=None, device: str = "cpu") -> tuple[dict, bool]:

@@ -16,6 +16,7 @@ import time
 
 import torch
 from torch import nn
+from kdsearch.data.schema import MODALITIES
 
 PAPER_000 = {"teacher_params": 1_802_000, "student_params": 675_000, "student_ms": 29.0, "time_saved": 0.22}
 MOSEI_SHAPES = ({"text": 300, "audio": 74, "vision": 35}, {"text": 50, "audio": 500, "vision": 500})
@@ -24,7 +25,7 @@ MOSEI_SHAPES = ({"text": 300, "audio": 74, "vision": 35}, {"text": 50, "audio": 
 def batch_one(dims: dict[str, int], lengths: dict[str, int], device, seed: int = 0) -> dict[str, torch.Tensor]:
     """One random sample per modality, (1, T, D): what a deployed model sees per clip."""
     gen = torch.Generator().manual_seed(seed)
-    return {m: torch.randn(1, lengths[m], dims[m], generator=gen).to(device) for m in ("text", "audio", "vision")}
+    return {m: torch.randn(1, lengths[m], dims[m], generator=gen).to(device) for m in MODALITIES}
 
 
 @torch.inference_mode()

@@ -8,14 +8,15 @@ printed too. Nothing is trained and the test split is only read when asked for.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from kdsearch.atomic import atomic_write
 from kdsearch.errors import DataError, UserError
+from kdsearch.data.schema import MODALITIES
 
 
 @torch.inference_mode()
@@ -33,7 +34,7 @@ def predict_arrays(model: nn.Module, arrays, *, batch_size: int = 256,
     for start in range(0, n, batch_size):
         rows = slice(start, start + batch_size)
         batch = {m: torch.from_numpy(np.ascontiguousarray(getattr(arrays, m)[rows])).to(device)
-                 for m in ("text", "audio", "vision")}
+                 for m in MODALITIES}
         outs.append(run_model(model, batch).logits.float().cpu())
     return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
 
@@ -53,7 +54,7 @@ def check_compatible(blob: dict, dims: dict[str, int], lengths: dict[str, int], 
             raise DataError(f"{modality} features are {dims[modality]}-d but the model {model_file} expects {dim}-d",
                             file=data_file, field=modality)
     return [f"{m} length {lengths[m]} differs from the model's {blob['lengths'][m]}"
-            for m in ("text", "audio", "vision") if int(lengths[m]) != int(blob["lengths"][m])]
+            for m in MODALITIES if int(lengths[m]) != int(blob["lengths"][m])]
 
 
 def predict_command(model_path: str, data_path: str, *, split: str = "test", out: str, batch_size: int = 256,
@@ -89,10 +90,7 @@ def _save_npy(array: np.ndarray, out: str) -> Path:
     if path.suffix != ".npy":
         path = path.with_name(path.name + ".npy")  # what np.save would do, but said up front
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-        np.save(tmp, array.astype(np.float32))
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.save(f, array.astype(np.float32)))
     except OSError as exc:
         raise UserError(f"cannot write predictions: {exc.strerror}", file=str(path), field="--out") from None
     return path

@@ -64,3 +64,20 @@ def test_bad_values_name_the_option(options, field):
     with pytest.raises(SpaceError) as err:
         build_loss("edam", **{"pairs": DISTILLED_PAIRS[5], **options})
     assert err.value.field == field
+
+
+def test_optional_hooks_are_declared_no_ops_on_the_base_class():
+    # Callers bind every loss and check every training-set size without probing for the hooks:
+    # a loss that needs neither (logit KD) inherits the base class's no-ops.
+    loss = build_loss("logit", temperature=2.0)
+    assert type(loss).bind is KDLoss.bind and type(loss).check_train_size is KDLoss.check_train_size
+    assert loss.bind(student=None, teacher=None, n_train=3, labels=None) is None
+    assert loss.check_train_size(1) is None
+
+
+def test_option_names_and_options_for_read_the_loss_signatures():
+    from kdsearch.distill import option_names, options_for
+
+    assert "temperature" in option_names() and "pairs" not in option_names()
+    section = {"method": "logit", "level": "final", "pairs": None, "temperature": 3.0, "direction": "x"}
+    assert options_for("logit", section) == {"temperature": 3.0}

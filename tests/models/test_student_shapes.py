@@ -72,7 +72,7 @@ def test_gradient_reaches_every_student_parameter(config, batch, make_student):
     assert missing == []
 
 
-def test_paper_000_student_parameter_count():
+def test_paper_000_student_count_parameters():
     # docs/methods.md §3.3: d=30, 5 layers, config 5, 451-tap valid conv for 500 -> 50, 7-way head.
     student = VideoStudent(vision_dim=35, lengths={"text": 50, "audio": 500, "vision": 500}, n_out=7)
     assert count_parameters(student) == 664_897

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import h5py
 import numpy as np
 
+from kdsearch.atomic import commit, discard
 from kdsearch.data.schema import MODALITIES, SPLITS
 
 _STR = h5py.string_dtype("utf-8")
@@ -45,7 +46,7 @@ class StagedOutput:
                 f.attrs[name] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
             for (split, name), values in self.extra_datasets.items():
                 f[split].create_dataset(name, data=np.array(list(values), dtype=object), dtype=_STR)
-        os.replace(self.path, self.final_path)
+        commit(self.path, self.final_path)
 
 
 @contextmanager
@@ -59,7 +60,7 @@ def staged_output(final_path: str | os.PathLike) -> Iterator[StagedOutput]:
         stage._finish()
     finally:
         if os.path.exists(stage.path):
-            os.remove(stage.path)
+            discard(stage.path)
 
 
 class RepairCounts:

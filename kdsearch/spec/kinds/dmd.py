@@ -35,7 +35,8 @@ class DMDKind(ExperimentKind):
         """Build the DMD objective of every categorical combination once (on the meta device):
         bad keys and values named, and a model too big for the device refused."""
         from kdsearch.spec.combos import categorical_configs
-        from kdsearch.spec.model_memory import BYTES_TRAINED, on_meta, parameter_count, refuse_if_too_big
+        from kdsearch.spec.model_memory import BYTES_TRAINED, on_meta, refuse_if_too_big
+        from kdsearch.models.build import count_parameters
         from kdsearch.train.dmd_objective import DMD_DEFAULTS, build_dmd_objective
         from kdsearch.train.experiment import data_shapes
         from kdsearch.train.tasks import get_task
@@ -45,7 +46,7 @@ class DMDKind(ExperimentKind):
             task = get_task(cfg["task"])
 
             def size_of(model_cfg: dict) -> int:
-                return parameter_count(build_dmd_objective(model_cfg, dims=dims, lengths=lengths, task=task))
+                return count_parameters(build_dmd_objective(model_cfg, dims=dims, lengths=lengths, task=task))
 
             try:
                 with on_meta(file=space.file, field="model"):

@@ -9,7 +9,7 @@ import yaml
 from import_fixtures import mult_object, write_pickle
 from kdsearch.data.source import load_for_search
 
-SMOKE = Path(__file__).parents[2] / "search_spaces" / "smoke.yaml"
+SMOKE = Path(__file__).parents[3] / "search_spaces" / "smoke.yaml"
 
 
 def test_validate_accepts_a_space_on_an_imported_mult_file(tmp_path, run_cli):

@@ -43,8 +43,7 @@ def build(name, level, extra):
 def test_bound_loss_trains_student_and_heads_only(name, level, extra, align, teacher_grad, models, run_models):
     teacher, student = models(student_align=align)
     loss = build(name, level, extra)
-    if hasattr(loss, "bind"):
-        loss.bind(student=student, teacher=teacher, n_train=N_TRAIN, labels=torch.linspace(-3, 3, N_TRAIN))
+    loss.bind(student=student, teacher=teacher, n_train=N_TRAIN, labels=torch.linspace(-3, 3, N_TRAIN))
     own = [p for p in loss.parameters() if p.requires_grad]
     optimiser_would_see = {id(p) for p in own}  # built before the first forward, as in a trial
     batch = make_batch()
