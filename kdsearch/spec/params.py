@@ -40,6 +40,16 @@ class ParamSpec:
     choices: tuple = ()
     when: dict[str, tuple] = field(default_factory=dict)
 
+    def distribution(self):
+        """This parameter as Optuna's own distribution object (what a study records)."""
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        if self.type == "float":
+            return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
+        if self.type == "int":
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
+        return CategoricalDistribution(self.choices)
+
     def applies(self, values: dict[str, Any]) -> bool:
         """True when every condition holds for the values sampled so far."""
         return all(values.get(path) in allowed for path, allowed in self.when.items())
@@ -65,13 +75,24 @@ def parse_params(raw: Any, *, file: str, known_paths: Callable[[str], bool]) -> 
         return {}
     if not isinstance(raw, dict):
         raise SpaceError("must be a mapping of config path -> distribution", file=file, field="params")
-    specs = {path: _parse_one(path, entry, file, known_paths) for path, entry in raw.items()}
+    specs = {path: _checked_by_optuna(_parse_one(path, entry, file, known_paths), file)
+             for path, entry in raw.items()}
     for spec in specs.values():
         for cond_path in spec.when:
             if cond_path not in specs and not known_paths(cond_path):
                 raise SpaceError(f"condition on unknown parameter '{cond_path}'"
                                  + did_you_mean(cond_path, specs), file=file, field=f"params.{spec.path}.when")
     return _dependency_order(specs, file)
+
+
+def _checked_by_optuna(spec: ParamSpec, file: str) -> ParamSpec:
+    """Build the spec as Optuna's distribution: what Optuna's own argument checks refuse (beyond
+    the checks above, whose messages say more) becomes one line naming the file and key."""
+    try:
+        spec.distribution()
+    except (ValueError, TypeError) as exc:
+        raise SpaceError(f"Optuna refuses this distribution: {exc}", file=file, field=f"params.{spec.path}") from None
+    return spec
 
 
 def _parse_one(path: str, entry: Any, file: str, known_paths) -> ParamSpec:

@@ -138,3 +138,23 @@ def test_the_readme_shows_edam_yaml_as_it_is():
     shown = yaml.safe_load(excerpt[:excerpt.index("```")])
     actual = yaml.safe_load(resolve_space_path("edam").read_text())
     assert shown == {k: v for k, v in actual.items() if k not in ("name", "description")}
+
+
+def test_searched_parameters_are_optuna_distributions(tmp_path):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    space = load_space("edam")
+    beta = space.params["loss.beta"].distribution()
+    assert isinstance(beta, FloatDistribution) and (beta.low, beta.high) == (0.0, 3.0)
+    assert space.params["distill.temperature"].distribution().log
+
+
+def test_what_optuna_itself_refuses_is_one_line_naming_the_key():
+    # The loader's own checks come first (clearer messages); Optuna's argument checks are the net
+    # under them, e.g. for a spec built without them.
+    from kdsearch.spec.params import ParamSpec, _checked_by_optuna
+
+    with pytest.raises(SpaceError) as info:
+        _checked_by_optuna(ParamSpec("loss.beta", "float", low=1.0, high=0.5), "s.yaml")
+    assert (info.value.file, info.value.field) == ("s.yaml", "params.loss.beta")
+    assert "Optuna refuses" in info.value.problem and "\n" not in info.value.message
