@@ -96,18 +96,10 @@ def cmd_teacher_list(args) -> int:
 
 
 def cmd_teacher_import_mult(args) -> int:
-    from kdsearch.data.importers import parse_lengths
-    from kdsearch.models.mult_import import MOSEI_LENGTHS, import_mult
+    from kdsearch.verbs.teacher_import import teacher_import_mult_command
 
-    lengths = {**MOSEI_LENGTHS, **(parse_lengths(args.lengths) or {})}
-    blob = import_mult(args.state_dict, args.out, heads=args.num_heads, layers=args.layers,
-                       attn_mask=args.attn_mask, lengths=lengths)
-    cfg = blob["config"]
-    print(f"{args.out}: MulT {cfg['branch']} teacher, d={cfg['d_model']}, {cfg['heads']} heads, {cfg['layers']} "
-          f"layers, attn_mask={cfg['attn_mask']}, inputs {blob['dims']}, {blob['n_out']} output(s), "
-          f"task {blob['task'] or 'unknown'}" + (f"; unused: {len(blob['unused_mult_keys'])} keys of mem encoders "
-                                                 "MulT's partial mode never runs" if blob["unused_mult_keys"] else ""))
-    return 0
+    return teacher_import_mult_command(args.state_dict, args.out, heads=args.num_heads, layers=args.layers,
+                                       attn_mask=args.attn_mask, lengths=args.lengths)
 
 
 def cmd_predict(args) -> int:
