@@ -121,11 +121,14 @@ def _build(raw: dict, file: str, path: Path) -> Space:
                 raise SpaceError("must be a mapping", file=file, field=section)
             if section != "distill":  # distill options are checked against the loss registry
                 _check_keys(given, default, file, section + ".")
+            if section in TRAINING_SECTIONS:
+                given = _with_preset(given, file, section)
             config[section] = deep_merge(default, given)
         else:
             config[section] = default if given is None else given
     search = _section(raw, "search", schema.SEARCH_DEFAULTS, file)
     resources = _section(raw, "resources", schema.RESOURCES_DEFAULTS, file)
+    _refuse_searched_presets(raw, file)
     smoke = raw.get("smoke_test") or {}
     if not isinstance(smoke, dict):
         raise SpaceError("must map config paths to values", file=file, field="smoke_test")
@@ -143,6 +146,36 @@ def _build(raw: dict, file: str, path: Path) -> Space:
     check_experiment(space)
     _check_smoke(space)
     return space
+
+
+TRAINING_SECTIONS = ("train", "teacher_train")
+
+
+def _with_preset(given: dict, file: str, section: str) -> dict:
+    """The section's own keys over its preset's (kdsearch.train.recipes)."""
+    from kdsearch.models.options import InvalidOption
+    from kdsearch.train.recipes import apply_preset
+
+    try:
+        return apply_preset(given)
+    except InvalidOption as err:
+        raise SpaceError(err.problem, file=file, field=f"{section}.{err.option}") from None
+
+
+def _refuse_searched_presets(raw: dict, file: str) -> None:
+    """A preset fills a section when the file is read, so a trial cannot switch it: its keys
+    (lr, accumulate, ...) are what can be searched, or set by a row."""
+    for where in ("params", "rows", "smoke_test"):
+        block = raw.get(where)
+        entries = block.items() if isinstance(block, dict) else ()
+        for name, value in entries:
+            paths = value if where == "rows" and isinstance(value, dict) else {name: None}
+            for path in paths:
+                if path in (f"{s}.preset" for s in TRAINING_SECTIONS):
+                    field = f"{where}.{name}" + (f".{path}" if where == "rows" else "")
+                    raise SpaceError("a preset is applied when the file is read and cannot vary by trial; "
+                                     "set it in the section, and search or row-set its keys instead",
+                                     file=file, field=field)
 
 
 def _is_setting(config: dict, path: str) -> bool:
