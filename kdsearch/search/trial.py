@@ -51,20 +51,6 @@ def build_dmd_run(exp: dict, arrays: dict, device: torch.device):
     return trainer, tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device), objective.model
 
 
-def edge_metrics(objective, valid, batches: int = 4, batch_size: int = 128) -> dict[str, float]:
-    """DMD's learned graph edges as flat metrics (`edge/homo/L->V` = weight of edge L->V), so each
-    epoch's edges land in epochs.parquet and `kdsearch report` can draw them (paper 003 Fig. 5)."""
-    import itertools
-
-    names = ("L", "A", "V")
-    sample = itertools.islice(valid.batches(batch_size, shuffle=False), batches)
-    out = {}
-    for unit, matrix in objective.edge_matrices(sample).items():
-        for i, j in itertools.permutations(range(3), 2):
-            out[f"edge/{unit}/{names[i]}->{names[j]}"] = float(matrix[i, j])
-    return out
-
-
 def build_student_run(exp: dict, arrays: dict, teacher_blob: dict, device: torch.device):
     """(trainer, train split, valid split, student) for one experiment config.
 
@@ -144,9 +130,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
         history = list(saved.get("history", []))
         replay = {"earlier_epochs": history[:]}
 
-    def report(trainer_, epoch, metrics):
-        if dmd:
-            metrics = {**metrics, **edge_metrics(trainer_.objective, valid)}
+    def report(trainer_, epoch, metrics):  # DMD's heads and edges come with the metrics (epoch_metrics)
         row = {**metrics, **extra, "epoch": epoch}
         history.append({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
         with tempfile.TemporaryDirectory() as folder:

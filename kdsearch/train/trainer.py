@@ -1,4 +1,4 @@
-"""One training loop for teachers, students and (later) DMD; everything else is a hook.
+"""One training loop for teachers, students and DMD; everything else is a hook.
 
 Hooks are called once per epoch with the epoch's metrics. Reporting to Ray Tune is one more
 hook (kdsearch.search.trial), so `kdsearch train` and a search trial run the very same loop.
@@ -87,6 +87,9 @@ class Trainer:
             lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained at
             metrics = {"epoch": epoch, **self.train_epoch(train, epoch)}
             metrics.update(self.evaluate(valid, prefix="val_"))
+            details = getattr(self.objective, "epoch_metrics", None)  # e.g. DMD's heads and edges
+            if details is not None:
+                metrics.update(details(valid, max(self.settings.batch_size, 256)))
             metrics["lr"] = lr
             if self.scheduler is not None:
                 self.scheduler.step(metrics[self.settings.plateau_metric])
