@@ -40,6 +40,7 @@ class Space:
     resources: dict
     smoke_test: dict
     rows: dict = field(default_factory=dict)  # row name -> {config path: value} (kdsearch.spec.rows)
+    warnings: list[str] = field(default_factory=list)  # runnable, but worth a line (kdsearch.spec.pairing)
 
     def smoke(self) -> "Space":
         """The same space shrunk to prove the wiring in about a minute (`--smoke-test`)."""
@@ -98,7 +99,10 @@ def load_space(arg: str, overrides: dict[str, Any] | None = None) -> Space:
     if overrides:
         raw = with_overrides(raw, overrides)
     _check_keys(raw, schema.TOP_LEVEL_KEYS, file, "")
-    return _build(raw, file, path)
+    space = _build(raw, file, path)
+    for line in space.warnings:  # stderr: stdout stays the command's own output
+        print(f"kdsearch: warning: {line}", file=sys.stderr)
+    return space
 
 
 def _build(raw: dict, file: str, path: Path) -> Space:
@@ -145,6 +149,11 @@ def _build(raw: dict, file: str, path: Path) -> Space:
                   params=params, search=search, resources=resources, smoke_test=smoke, rows=rows)
     check_experiment(space)
     _check_smoke(space)
+    from kdsearch.spec.pairing import pairing_warning
+
+    pairing = pairing_warning(space)
+    if pairing:
+        space.warnings.append(f"{file}: teacher.branch: {pairing}")
     return space
 
 
