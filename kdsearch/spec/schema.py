@@ -98,5 +98,6 @@ SAMPLERS = ("tpe", "random", "grid")  # grid: every combination of categorical p
 FACT_OBJECTIVES = ("student_params", "latency_ms")
 METRICS = {
     "classification": ("val_acc7", "val_f1", "val_acc2", "val_loss"),
-    "regression": ("val_mae", "val_corr", "val_acc7", "val_acc2", "val_f1", "val_loss"),
+    "regression": ("val_mae", "val_corr", "val_acc7", "val_acc5", "val_acc2", "val_f1", "val_acc2_has0",
+                   "val_f1_has0", "val_loss"),
 }
