@@ -154,7 +154,9 @@ def dmd_heads_table(epochs: pd.DataFrame, trial_id: str, best_epoch: int) -> lis
         return []
     first = rows.iloc[0]
     best = rows[rows["epoch"] == best_epoch].iloc[-1] if (rows["epoch"] == best_epoch).any() else rows.iloc[-1]
-    heads = sorted({c.rsplit("/", 1)[0][len("head/"):] for c in columns}, key=lambda h: (h == "common", h))
+    branch_order = {"homo": 0, "hetero": 1, "common": 2}
+    heads = sorted({c.rsplit("/", 1)[0][len("head/"):] for c in columns},
+                   key=lambda h: (branch_order.get(h.split("/")[0], 3), "LAV".find(h[-1]), h))
     metrics = sorted({c.rsplit("/", 1)[1] for c in columns})
     table = ["| head | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for head in heads:

@@ -76,9 +76,14 @@ def trial_experiment(config: dict, trial: pd.Series, searched: list[str]) -> dic
     return with_overrides(config, values)
 
 
-def recipe_line(section: dict, name: str = "train") -> str:
-    """How a `train`/`teacher_train` section trains: preset and the values that make it."""
-    parts = [f"preset {section.get('preset', 'none')}", f"lr {section['lr']:g}", f"batch {section['batch_size']}"]
+def recipe_line(section: dict, name: str = "train", searched: tuple[str, ...] | list[str] = ()) -> str:
+    """How a `train`/`teacher_train` section trains: preset and the values that make it (a value
+    the search varies says so: each trial's is in its row)."""
+    def value(key: str, shown: str) -> str:
+        return f"{key} searched" if f"{name}.{key}" in searched else shown
+
+    parts = [f"preset {section.get('preset', 'none')}", value("lr", f"lr {section['lr']:g}"),
+             value("batch_size", f"batch {section['batch_size']}")]
     if section.get("accumulate", 1) > 1:
         parts.append(f"gradients of {section['accumulate']} batches summed per step")
     if section.get("grad_clip", 0) > 0:
@@ -142,7 +147,7 @@ def settings_lines(record: dict, trials: pd.DataFrame, searched: list[str]) -> l
     lines = [f"- task: {config['task']}; every number is on the validation split unless it says test"]
     for section in ("teacher_train", "train"):
         if section in config:
-            lines.append(f"- {recipe_line(config[section], section)}")
+            lines.append(f"- {recipe_line(config[section], section, searched)}")
     by_method: dict[str, list[str]] = {}
     for _, trial in trials.iterrows():
         label = str(trial["row"]) if "row" in trial.index and not _missing(trial["row"]) else str(trial["trial_id"])

@@ -60,7 +60,7 @@ def test_dmd_report_shows_each_heads_learning_and_the_dmd_variants(tmp_path):
     assert "| homo/L | 0.1 -> 0.8 | 0.9 -> 0.4 | 0.05 -> 0.8 |" in summary  # corr, mae, std
     assert "Validation at that epoch: acc5 0.55 · acc2_has0 0.81 · mae 0.5 · corr 0.7" in summary
     assert "DMD: task_terms code, margin paper" in summary
-    assert "- train: preset none, lr 0.001, batch 32, clip by norm 0.8, at most 8 epochs" in summary
+    assert "- train: preset none, lr searched, batch 32, clip by norm 0.8, at most 8 epochs" in summary
     assert "acc2_has0: has-0 binary accuracy: all samples, pred >= 0 vs label >= 0" in summary
     assert "f1: non-0 F1: weighted by the labels' class support (MMSA/DMD; MulT's own eval swaps" in summary
 

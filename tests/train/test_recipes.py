@@ -1,5 +1,6 @@
 """The reference codes' training recipes as options of the one Trainer, and the presets naming them."""
 
+import io
 from pathlib import Path
 
 import pytest
@@ -93,8 +94,11 @@ def test_scheduler_and_stopper_state_travel_in_the_checkpoint():
                   early_stop_patience=5, early_stop_metric="val_acc7")
     t = trainer(epochs=2, **recipe)
     t.fit(split(8, 3), split(8, 4))
+    buffer = io.BytesIO()  # as a trial checkpoints: torch.save, then a weights_only load
+    torch.save(t.state(), buffer)
+    buffer.seek(0)
     fresh = trainer(epochs=3, **recipe)
-    fresh.load_state(t.state(), epoch=2)
+    fresh.load_state(torch.load(buffer, weights_only=True), epoch=2)
     assert fresh.scheduler.state_dict() == t.scheduler.state_dict()
     assert fresh.stopper.bad_epochs == t.stopper.bad_epochs == 1
     assert fresh.optimizer.param_groups[0]["lr"] == t.optimizer.param_groups[0]["lr"] == 0.1e-6
