@@ -47,8 +47,8 @@ class KDLoss(nn.Module):
         return frozenset()
 
     def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None,
-             n_train: int | None = None, labels: torch.Tensor | None = None) -> None:
-        """Build what depends on the models and the training set (heads, memory banks, resizers)
+             n_train: int | None = None, labels: torch.Tensor | None = None, task: str | None = None) -> None:
+        """Build what depends on the models, the training set and the task (heads, memory banks, resizers)
         before the optimiser is made, and refuse what cannot align (`InvalidOption`).
 
         A trial and validation both call it, so what it refuses is refused before Ray starts.

@@ -13,10 +13,22 @@ Each distilled tensor pair gets one *unit*: a student embedding head, a teacher 
     every position's say at d numbers; a 500 x 30 flatten would need a 15000-wide head per
     layer), "last" (the time step MulT pools), or "flatten".            one unit per (pair, layer)
   * ``attention_maps``: per pair and layer, the attention map softmax(QK^T/sqrt(d_k)) (head
-    average, or the heads side by side with ``heads: per_head``), reduced to its row mean: the
-    share of attention each key receives, a distribution over the T_k keys (docs/methods.md
-    §4.3): eq. 9 asks for one CRD per map row, but a bank per (pair, layer, row) would hold
-    n_data x T_q x feat_dim floats (~4 GB for one 500-row map).   one unit per (pair, layer)
+    average, or the heads side by side with ``heads: per_head``), a T_q x T_k grid of rows that
+    are each a distribution over the T_k keys. ``map_rows`` says what is contrasted:
+      - "row_mean" (default): the map's row mean (the share of attention each key receives), one
+        contrast per sample. Cheap: the banks hold one row per sample.
+      - "per_row": paper 000 eq. 9 as written: one contrast per map row, row j of the student's
+        map against row j of the teacher's, averaged over the rows. The negatives of row j are
+        row j of other samples (the K negative samples are drawn once per sample and shared by
+        its rows), so the banks hold n_data x T_q rows of feat_dim: fine on small data, about
+        8 GB per (pair, layer) at MOSEI size (16,326 x 500 x 128 x 2 banks), which validation
+        refuses above `MAX_PER_ROW_BANK_BYTES`. Student and teacher maps need the same number
+        of rows (student.align: student_down).                    one unit per (pair, layer)
+
+Negatives (``negatives``): "other_class" draws them from samples of another 7-class label
+(RepDistiller's recipe for its classification datasets); "uniform" from any sample. Left unset
+it is "other_class" for the classification task and "uniform" for regression (the trial tells
+the loss its task through `bind`; a loss never bound to a task uses "uniform").
 
 Layers pair up as in EDAM: student layer i with teacher layer floor(i * L_t / L_s). The loss is
 the mean over layers, then over pairs (eq. 7, 9). Student and teacher sides have their own heads,
@@ -34,10 +46,10 @@ from __future__ import annotations
 import warnings
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from kdsearch.distill.base import KD_LEVELS, KDLoss
+from kdsearch.distill.crd_inputs import EmbedHead, unit_input
 from kdsearch.distill.crd_memory import NEGATIVE_MODES, ContrastMemory
 from kdsearch.distill.registry import register_loss
 from kdsearch.models.options import InvalidOption, check_choice, check_positive
@@ -45,28 +57,10 @@ from kdsearch.models.output import ModelOutput
 
 POOLS = ("mean", "last", "flatten")
 HEAD_MODES = ("average", "per_head")
+MAP_ROWS = ("row_mean", "per_row")
 DEFAULT_NCE_K = 4096  # negatives per anchor at MOSEI size, when the space sets none
+MAX_PER_ROW_BANK_BYTES = 4 * 2 ** 30  # both banks of every per-row unit together
 _PER_PAIR = ("post_attention", "attention_maps")
-
-
-class EmbedHead(nn.Module):
-    """RepDistiller's Embed: flatten, Linear(dim_in -> feat_dim), L2-normalise.
-
-    Initialised like nn.Linear (uniform in +-1/sqrt(dim_in)) from `generator`, so the heads depend
-    on the loss's seed only, not on how much of the global RNG the models used before.
-    """
-
-    def __init__(self, dim_in: int, feat_dim: int, generator: torch.Generator | None = None):
-        super().__init__()
-        self.linear = nn.Linear(dim_in, feat_dim)
-        if generator is not None:
-            bound = dim_in ** -0.5
-            with torch.no_grad():
-                self.linear.weight.uniform_(-bound, bound, generator=generator)
-                self.linear.bias.uniform_(-bound, bound, generator=generator)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.linear(x.flatten(1).to(self.linear.weight.dtype)), dim=1)
 
 
 def _default_k(n_data: int) -> int:
@@ -89,21 +83,25 @@ class CRDLoss(KDLoss):
             default has 2,000), so `method: crd` runs on any data without a K to pick.
         nce_t: score temperature tau (RepDistiller: 0.07).
         nce_m: bank momentum (RepDistiller: 0.5).
-        negatives: "uniform" (default) or "other_class" (negatives from other 7-class labels;
-            needs the training labels through `bind`).
+        negatives: "other_class" (negatives from other 7-class labels; needs the training
+            labels through `bind`), "uniform", or None (default): other_class for the
+            classification task, uniform for regression (module docstring).
         pool: how post-attention outputs are pooled over query positions (see module docstring).
         heads: "average" (MulT's head-averaged maps) or "per_head", at the attention_maps level.
+        map_rows: "row_mean" (default) or "per_row" (eq. 9), at the attention_maps level.
         seed: seeds the banks and the negative draws.
     """
 
     levels = KD_LEVELS
 
     def __init__(self, pairs: dict[str, str] | None = None, level: str = "final", feat_dim: int = 128,
-                 nce_k: int | None = None, nce_t: float = 0.07, nce_m: float = 0.5, negatives: str = "uniform",
-                 pool: str = "mean", heads: str = "average", seed: int = 0):
+                 nce_k: int | None = None, nce_t: float = 0.07, nce_m: float = 0.5, negatives: str | None = None,
+                 pool: str = "mean", heads: str = "average", map_rows: str = "row_mean", seed: int = 0):
         super().__init__()
         check_choice("level", level, sorted(KD_LEVELS))
-        check_choice("negatives", negatives, NEGATIVE_MODES)
+        if negatives is not None:
+            check_choice("negatives", negatives, NEGATIVE_MODES)
+        check_choice("map_rows", map_rows, MAP_ROWS)
         check_choice("pool", pool, POOLS)
         check_choice("heads", heads, HEAD_MODES)
         for option, value in (("feat_dim", feat_dim), ("nce_k", nce_k)):
@@ -121,7 +119,9 @@ class CRDLoss(KDLoss):
         self.level, self.feat_dim, self.negatives = level, feat_dim, negatives
         self.nce_k, self.nce_t, self.nce_m = nce_k, float(nce_t), float(nce_m)
         self.pool, self.heads, self.seed = pool, heads, int(seed)
+        self.per_row = level == "attention_maps" and map_rows == "per_row"
         self.units = nn.ModuleDict()  # unit name -> ModuleDict(embed_s, embed_t[, memory])
+        self.rows: dict[str, int] = {}  # per_row: unit name -> map rows (T_q)
         self.n_train: int | None = None
         self._classes: torch.Tensor | None = None
 
@@ -140,7 +140,7 @@ class CRDLoss(KDLoss):
 
     # ------------------------------------------------------------------ building
     def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None,
-             n_train: int | None = None, labels: torch.Tensor | None = None) -> None:
+             n_train: int | None = None, labels: torch.Tensor | None = None, task: str | None = None) -> None:
         """Build the heads from the models' shapes and the banks for the training set.
 
         Args:
@@ -148,10 +148,14 @@ class CRDLoss(KDLoss):
             n_train: training-set size (bank rows); `nce_k` must be below it.
             labels: (n_train,) continuous training labels, for ``negatives="other_class"``
                 (classes = round(clip(y, -3, 3)) + 3, paper 000's 7 classes).
+            task: "classification" or "regression": picks the negatives when they are unset.
 
         Raises:
-            InvalidOption: nce_k >= n_train, or a model lacks a distilled pair.
+            InvalidOption: nce_k >= n_train, a model lacks a distilled pair, per_row maps whose
+                row counts differ, or per-row banks too large.
         """
+        if self.negatives is None and task is not None:
+            self.negatives = "other_class" if task == "classification" else "uniform"
         if student is not None and teacher is not None:
             for name, s_dim, t_dim in self._unit_dims(student, teacher):
                 self._add_unit(name, s_dim, t_dim)
@@ -176,6 +180,11 @@ class CRDLoss(KDLoss):
         if n_train < 2:
             raise InvalidOption("nce_k", f"contrastive negatives need at least 2 training samples; this set has "
                                          f"{n_train}")
+        bank_bytes = 2 * 4 * self.feat_dim * n_train * sum(self.rows.values())  # two float32 banks per unit
+        if bank_bytes > MAX_PER_ROW_BANK_BYTES:
+            raise InvalidOption("map_rows", f"'per_row' banks would hold {bank_bytes / 2 ** 30:.1f} GiB ({n_train} "
+                                            f"samples x {sum(self.rows.values())} map rows x feat_dim "
+                                            f"{self.feat_dim} x 2); use 'row_mean' or a smaller feat_dim")
 
     def _unit_dims(self, student: nn.Module, teacher: nn.Module):
         if self.level in ("final", "penultimate"):
@@ -185,7 +194,15 @@ class CRDLoss(KDLoss):
             return
         for s_pair, t_pair in self.pairs.items():
             s_enc, t_enc = _encoder(student, s_pair, "student"), _encoder(teacher, t_pair, "teacher")
+            if self.per_row:
+                s_rows, t_rows = student.map_shape(s_pair)[0], teacher.map_shape(t_pair)[0]
+                if s_rows != t_rows:
+                    raise InvalidOption("map_rows", f"'per_row' contrasts row j of the student's map with row j of "
+                                                    f"the teacher's, but student {s_pair} has {s_rows} rows and "
+                                                    f"teacher {t_pair} {t_rows} (use student.align: student_down)")
             for i in range(len(s_enc.layers)):
+                if self.per_row:
+                    self.rows[_unit_name(s_pair, i)] = int(student.map_shape(s_pair)[0])
                 yield _unit_name(s_pair, i), self._dim(student, s_pair, s_enc), self._dim(teacher, t_pair, t_enc)
 
     def _dim(self, model: nn.Module, pair: str, enc: nn.Module) -> int:
@@ -202,15 +219,16 @@ class CRDLoss(KDLoss):
                               "embed_t": EmbedHead(t_dim, self.feat_dim, gen)})
         self.units[name] = unit.to(device) if device is not None else unit
 
-    def _memory(self, n_data: int, device, name: str) -> ContrastMemory:
-        if self.negatives == "other_class" and self._classes is None:
+    def _memory(self, n_data: int, device, name: str, rows: int = 1) -> ContrastMemory:
+        negatives = self.negatives or "uniform"  # unset and never told the task
+        if negatives == "other_class" and self._classes is None:
             raise InvalidOption("negatives", "'other_class' needs the training labels: bind(labels=...)")
-        classes = None if self._classes is None else self._classes[:n_data]
+        classes = None if self._classes is None or negatives == "uniform" else self._classes[:n_data]
         # Unbound (tests, plain Python callers) with no K set: the default, capped by the bank.
         nce_k = self.nce_k if self.nce_k is not None else _default_k(n_data)
         memory = ContrastMemory(n_data, self.feat_dim, nce_k=nce_k, nce_t=self.nce_t, nce_m=self.nce_m,
                                 seed=self.seed + list(self.units).index(name), classes=classes,
-                                negatives=self.negatives)
+                                negatives=negatives, rows=self.rows.get(name, rows))
         return memory.to(device)
 
     # ------------------------------------------------------------------ loss
@@ -227,7 +245,7 @@ class CRDLoss(KDLoss):
             per_layer = []
             for i, s in enumerate(s_layers):
                 t = t_layers[i * len(t_layers) // len(s_layers)].detach()
-                per_layer.append(self._unit_loss(_unit_name(s_pair, i), self._reduce(s), self._reduce(t), index))
+                per_layer.append(self._unit_loss(_unit_name(s_pair, i), self._input(s), self._input(t), index))
             per_pair.append(torch.stack(per_layer).mean())
         return torch.stack(per_pair).mean()
 
@@ -239,30 +257,24 @@ class CRDLoss(KDLoss):
                            f"with {what} including it")
         return found
 
-    def _reduce(self, x: torch.Tensor) -> torch.Tensor:
-        """One (B, D) vector per sample from a layer's post-attention output or scores."""
-        if self.level == "post_attention":
-            if self.pool == "mean":
-                return x.mean(dim=1)
-            return x[:, -1] if self.pool == "last" else x.flatten(1)
-        probs = torch.softmax(x.float(), dim=-1)  # masked keys (-inf) get probability 0
-        if self.heads == "average":
-            probs = probs.mean(dim=1)
-        return probs.mean(dim=-2).flatten(1)  # row mean: attention received per key
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return unit_input(x, self.level, pool=self.pool, heads=self.heads, per_row=self.per_row)
 
     def _unit_loss(self, name: str, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         if name not in self.units:
             warnings.warn(f"CRD unit {name!r} built at its first forward: bind() the loss before building the "
                           f"optimiser, or its embedding heads are not trained", stacklevel=3)
-            self._add_unit(name, s.flatten(1).shape[1], t.flatten(1).shape[1], device=s.device)
+            width = (lambda x: x.shape[-1]) if self.per_row else (lambda x: x.flatten(1).shape[1])
+            self._add_unit(name, width(s), width(t), device=s.device)
         unit = self.units[name]
+        rows = s.shape[1] if s.dim() == 3 else 1  # per_row: (B, T_q, D), the rows follow each other
         if self.n_train is None:  # never bound to a training set: the bank grows with the indices seen
             needed = int(index.max()) + 1
             if "memory" not in unit:
-                unit["memory"] = self._memory(max(needed, 2), s.device, name)
+                unit["memory"] = self._memory(max(needed, 2), s.device, name, rows=rows)
             elif needed > unit["memory"].n_data:
                 unit["memory"].grow(needed)
-        return unit["memory"](unit["embed_s"](s), unit["embed_t"](t), index)
+        return unit["memory"](unit["embed_s"](s.flatten(0, -2)), unit["embed_t"](t.flatten(0, -2)), index)
 
 
 def _unit_name(pair: str, layer: int) -> str:

@@ -20,6 +20,12 @@ Departures from RepDistiller, and why:
     batch at the same step draws the same negatives, and runs are reproducible without touching
     torch's global RNG (which the trainer's shuffling uses).
   * No `.cuda()` anywhere: banks follow the loss module's device.
+
+Rows (paper 000 eq. 9, `map_rows: per_row`): with ``rows = R > 1`` every sample has R anchors,
+one per attention-map row, and each bank holds n_data x R embeddings (row r of sample i at
+i * R + r). Row r is contrasted with row r of the negative samples only; the K negative samples
+are drawn once per sample and shared by its rows. The noise distribution is still uniform over
+the n_data samples, so Z and Pn use n_data.
 """
 
 from __future__ import annotations
@@ -66,13 +72,15 @@ class ContrastMemory(nn.Module):
         negatives: "uniform" (any sample, with replacement: RepDistiller's default draw) or
             "other_class" (samples of other classes only: RepDistiller's CIFAR recipe; K distinct
             samples when every anchor's pool holds K, else drawn with replacement, as there).
+        rows: anchors per sample (module docstring); 1 = one embedding per sample.
     """
 
     def __init__(self, n_data: int, feat_dim: int, *, nce_k: int, nce_t: float, nce_m: float, seed: int = 0,
-                 classes: torch.Tensor | None = None, negatives: str = "uniform"):
+                 classes: torch.Tensor | None = None, negatives: str = "uniform", rows: int = 1):
         super().__init__()
         if negatives == "other_class" and classes is None:
             raise ValueError("negatives='other_class' needs the class of every training sample")
+        self.rows = int(rows)
         self.n_data, self.feat_dim = int(n_data), int(feat_dim)
         self.nce_k, self.nce_t, self.nce_m = int(nce_k), float(nce_t), float(nce_m)
         self.seed = int(seed)
@@ -81,7 +89,7 @@ class ContrastMemory(nn.Module):
         gen = torch.Generator().manual_seed(self.seed)
         bound = 1.0 / math.sqrt(feat_dim / 3)  # RepDistiller's uniform init range
         for name in ("bank_s", "bank_t"):
-            self.register_buffer(name, (torch.rand(n_data, feat_dim, generator=gen) * 2 - 1) * bound)
+            self.register_buffer(name, (torch.rand(n_data * self.rows, feat_dim, generator=gen) * 2 - 1) * bound)
         # Z of the student-anchored and teacher-anchored scores; -1 = not fixed yet. Saved, so a
         # resumed run keeps the constants it trained with.
         self.register_buffer("z", torch.full((2,), -1.0))
@@ -127,6 +135,16 @@ class ContrastMemory(nn.Module):
         pos = pos + count * (pos >= start)
         return self.by_class[pos.clamp_max(self.n_data - 1)]
 
+    def _slots(self, samples: torch.Tensor) -> torch.Tensor:
+        """Bank slots of `samples` ((B,) or (B, K+1) sample indices), each sample's rows in turn:
+        (B * rows,) or (B * rows, K+1). The identity when a sample has one row."""
+        if self.rows == 1:
+            return samples
+        row = torch.arange(self.rows, device=samples.device)
+        if samples.dim() == 1:
+            return (samples.unsqueeze(1) * self.rows + row).reshape(-1)
+        return (samples.unsqueeze(1) * self.rows + row.view(1, -1, 1)).flatten(0, 1)
+
     def scores(self, f_s: torch.Tensor, f_t: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(P_s, P_t): the student anchors against the teacher bank, and the reverse."""
         out_s = torch.exp(torch.einsum("bkf,bf->bk", self.bank_t[idx], f_s) / self.nce_t)
@@ -147,15 +165,16 @@ class ContrastMemory(nn.Module):
             return
         gen = torch.Generator().manual_seed(self.seed + n_data)
         bound = 1.0 / math.sqrt(self.feat_dim / 3)
-        for name in ("bank_s", "bank_t"):
+        for name in ("bank_s", "bank_t"):  # sample-major layout: new samples' rows go at the end
             bank = getattr(self, name)
-            rows = ((torch.rand(extra, self.feat_dim, generator=gen) * 2 - 1) * bound).to(bank)
+            rows = ((torch.rand(extra * self.rows, self.feat_dim, generator=gen) * 2 - 1) * bound).to(bank)
             setattr(self, name, torch.cat([bank, rows]))
         self.n_data = int(n_data)
 
     @torch.no_grad()
     def update(self, index: torch.Tensor, f_s: torch.Tensor, f_t: torch.Tensor) -> None:
         """Move the batch's rows toward the new embeddings (momentum nce_m), renormalised."""
+        index = self._slots(index)
         for bank, feats in ((self.bank_s, f_s), (self.bank_t, f_t)):
             rows = bank[index] * self.nce_m + feats.to(bank.dtype) * (1 - self.nce_m)
             bank.index_copy_(0, index, F.normalize(rows, dim=1))
@@ -173,7 +192,10 @@ class ContrastMemory(nn.Module):
         if int(index.max()) >= self.n_data:
             raise IndexError(f"CRD: sample index {int(index.max())} is outside the memory bank of {self.n_data} "
                              f"rows; bind the loss to the training set (bind(n_train=...)) before training")
-        idx = self.sample(index)
+        if f_s.shape[0] != index.shape[0] * self.rows:
+            raise ValueError(f"CRD: {f_s.shape[0]} embeddings for {index.shape[0]} samples; this memory holds "
+                             f"{self.rows} per sample")
+        idx = self._slots(self.sample(index))  # (B * rows, K + 1) bank slots, row r against row r
         p_s, p_t = self.scores(f_s.float(), f_t.float(), idx)
         loss = nce_loss(p_s, self.n_data) + nce_loss(p_t, self.n_data)
         if f_s.requires_grad:

@@ -18,12 +18,18 @@ Map sizes (``align``):
   * "student_down" (EDAM-S↓, default): the student's proxy streams already have the teacher's
     lengths (`student.align: student_down`), so maps are compared as they are; sizes must match.
   * "teacher_up" (EDAM-T↑): the student keeps every proxy at the video length
-    (`student.align: none`) and the teacher's maps are resized to the student's by learned
-    linear layers, one `MapResizer` per (pair, student layer); see `kdsearch.distill.align`.
+    (`student.align: none`) and the teacher's maps are resized to the student's by linear
+    layers, one `MapResizer` per (pair, student layer); see `kdsearch.distill.align`. By default
+    the layers stay the linear interpolation they start as (`upsample_trainable: false`), so the
+    student receives the teacher's maps, not a reshaped target; `upsample_trainable: true`
+    trains them, with the safeguard described in `kdsearch.distill.align`.
 
 Masked keys have probability exactly 0 (MulT's mask). Their log-probabilities (-inf) are replaced by
-0 with torch.where *before* any product, so neither the value nor its gradient meets 0 * -inf;
-the other logs are clamped at log(1e-8) so a single near-zero probability cannot dominate.
+0 with torch.where *before* any product, so neither the value nor its gradient meets 0 * -inf.
+The student's log-probabilities are log_softmax outputs used as they are: a floor would cut the
+gradient of exactly the keys where the student is most wrong. Only the teacher's log-probabilities
+(the weights of direction "paper", constants) are floored at log(1e-8), so a single near-zero
+teacher probability cannot dominate that direction.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import warnings
 import torch
 from torch import nn
 
-from kdsearch.distill.align import MapResizer, resized_teacher_log_maps
+from kdsearch.distill.align import MapResizer, reconstruction_loss, resized_teacher_log_maps
 from kdsearch.distill.base import KDLoss
 from kdsearch.distill.registry import register_loss
 from kdsearch.models.options import InvalidOption, check_choice, check_flags, check_positive
@@ -79,9 +85,11 @@ class EDAMLoss(KDLoss):
         direction: "teacher_to_student" (default) or "paper"; see the module docstring.
         heads: "average" (compare head-averaged maps) or "per_head" (needs equal head counts).
         align: "student_down" (EDAM-S↓, maps must match) or "teacher_up" (EDAM-T↑, the teacher's
-            maps are resized to the student's by learned linear layers).
-        upsample_trainable: with "teacher_up", whether the resizing layers train with the student
-            (default, paper 000) or stay the linear interpolation they start as.
+            maps are resized to the student's by linear layers).
+        upsample_trainable: with "teacher_up", False (default) keeps the resizing layers at the
+            fixed linear interpolation; True trains them on reconstructing the teacher's own map,
+            never on the KD loss (`kdsearch.distill.align`: trained by the KD loss alone they
+            collapse the target onto the student).
 
     Layers: with L_s student and L_t teacher layers, student layer i is paired with teacher layer
     floor(i * L_t / L_s) (the identity when the counts match; spread evenly otherwise).
@@ -90,7 +98,7 @@ class EDAMLoss(KDLoss):
     levels = frozenset({"attention_maps"})
 
     def __init__(self, pairs: dict[str, str], temperature: float = 1.0, direction: str = "teacher_to_student",
-                 heads: str = "average", align: str = "student_down", upsample_trainable: bool = True):
+                 heads: str = "average", align: str = "student_down", upsample_trainable: bool = False):
         super().__init__()
         if not isinstance(pairs, dict) or not pairs or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()):
@@ -115,7 +123,7 @@ class EDAMLoss(KDLoss):
         return frozenset(self.pairs.values())
 
     def bind(self, *, student: nn.Module | None = None, teacher: nn.Module | None = None,
-             n_train: int | None = None, labels: torch.Tensor | None = None) -> None:
+             n_train: int | None = None, labels: torch.Tensor | None = None, task: str | None = None) -> None:
         """Check the pairs against the models and build the EDAM-T↑ resizers before training.
 
         Raises:
@@ -177,18 +185,27 @@ class EDAMLoss(KDLoss):
                                          f"{s_scores.shape[1]}, teacher {t_pair!r} has {t_scores.shape[1]}")
         log_s, allowed_s = log_attention_maps(s_scores, self.temperature, self.heads)
         log_t, allowed_t = log_attention_maps(t_scores, self.temperature, self.heads)
+        reconstruction = None
         if resize:
             resizer = self._resizer(s_pair, layer, t_scores.shape[-2:], s_scores.shape[-2:], device=s_scores.device)
-            log_t = resized_teacher_log_maps(resizer, log_t, allowed_t, allowed_s, LOG_FLOOR)
-            allowed_t = allowed_s
+            resized = resized_teacher_log_maps(resizer, log_t, allowed_t, allowed_s, LOG_FLOOR)
+            if self.upsample_trainable:
+                reconstruction = reconstruction_loss(resized, log_t, allowed_s, allowed_t, LOG_FLOOR)
+                resized = resized.detach()  # the KD term must not reshape its own target
+            log_t, allowed_t = resized, allowed_s
         allowed = allowed_s & allowed_t
         if self.direction == "teacher_to_student":
-            weights, log_probs = log_t, log_s
+            weights, log_probs = log_t, log_s  # log_s straight from log_softmax: no floor, full gradient
         else:
-            weights, log_probs = log_s, log_t
+            weights, log_probs = log_s, log_t.clamp_min(LOG_FLOOR)  # a constant: flooring cuts no gradient
         weights = torch.where(allowed, weights.exp(), 0.0)
-        log_probs = torch.where(allowed, log_probs.clamp_min(LOG_FLOOR), 0.0)
-        return -(weights * log_probs).sum(dim=-1).mean()
+        log_probs = torch.where(allowed, log_probs, 0.0)
+        loss = -(weights * log_probs).sum(dim=-1).mean()
+        if reconstruction is not None:
+            # Adds the reconstruction's gradient (it reaches the resizer only) and nothing to the
+            # value, so the reported KD loss stays the EDAM loss.
+            loss = loss + (reconstruction - reconstruction.detach())
+        return loss
 
 
 def _layers(out: ModelOutput, pair: str, who: str) -> list[torch.Tensor]:

@@ -87,7 +87,8 @@ class DMD(HasCrossModalBody):
         fusion: "paper" (gated features) or "code" (gates replace features), see `AdaptiveFusion`.
         attn_mask: MulT's attention mask rule in every encoder.
         attn_dropout, attn_dropout_a, attn_dropout_v, relu_dropout, res_dropout, embed_dropout:
-            MulT's encoder dropouts (by key modality, as in `CrossModalBody`).
+            MulT's encoder dropouts (by key modality, as in `CrossModalBody`); the common
+            branch's self-attention on L, A, V uses attn_dropout, _a, _v respectively (DMD's code).
         text_dropout: dropout on the raw text features.
         output_dropout: dropout inside every head.
     """
@@ -138,9 +139,12 @@ class DMD(HasCrossModalBody):
         self.margin_projections = nn.ModuleDict({m: nn.Linear(width[m], d_model) for m in MODALITIES})
         self.homo_heads = nn.ModuleDict(
             {m: BottleneckHead(width[m], d_model, n_out, output_dropout) for m in MODALITIES})
+        # DMD's code builds each common self-attention encoder with its modality's attention
+        # dropout (get_network(self_type='l'/'a'/'v')): attn_dropout for L, _a for A, _v for V.
+        common_dropout = {"L": attn_dropout, "A": attn_dropout_a, "V": attn_dropout_v}
         self.common_encoders = nn.ModuleDict({
             m: TransformerEncoder(d_model=d_model, heads=heads, layers=layers, t_q=self.lengths[m],
-                                  attn_dropout=attn_dropout, **encoder_dropouts) for m in MODALITIES})
+                                  attn_dropout=common_dropout[m], **encoder_dropouts) for m in MODALITIES})
         self.common_head = ResidualHead(3 * d_model, n_out, output_dropout)
         self.body = CrossModalBody(
             pairs=BRANCH_PAIRS["complete"], lengths=self.lengths, use_mem=True, d_model=d_model, heads=heads,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kdsearch.results.provenance import metrics_line, read_space_record, settings_lines
 from kdsearch.results.store import read_results
 from kdsearch.results.table import best_trial, fmt_metric, fmt_value, rank_trials
 
@@ -144,6 +145,27 @@ def dmd_edges(epochs: pd.DataFrame, trial_id: str, epoch: int | None, out: Path)
     return draw_edges_png(matrices, out, title=f"trial {trial_id}, epoch {int(row['epoch'])}")
 
 
+def dmd_heads_table(epochs: pd.DataFrame, trial_id: str, best_epoch: int) -> list[str]:
+    """Markdown rows: each DMD head's validation metrics at the trial's first and best epochs
+    (`head/<branch>/<m>/val_<metric>` columns), so the table shows whether the branches learned."""
+    rows = epochs[epochs["trial_id"] == trial_id].sort_values("epoch")
+    columns = [c for c in rows.columns if c.startswith("head/") and rows[c].notna().any()]
+    if rows.empty or not columns:
+        return []
+    first = rows.iloc[0]
+    best = rows[rows["epoch"] == best_epoch].iloc[-1] if (rows["epoch"] == best_epoch).any() else rows.iloc[-1]
+    branch_order = {"homo": 0, "hetero": 1, "common": 2}
+    heads = sorted({c.rsplit("/", 1)[0][len("head/"):] for c in columns},
+                   key=lambda h: (branch_order.get(h.split("/")[0], 3), "LAV".find(h[-1]), h))
+    metrics = sorted({c.rsplit("/", 1)[1] for c in columns})
+    table = ["| head | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for head in heads:
+        cells = [f"{fmt_metric(first.get(f'head/{head}/{m}'))} -> {fmt_metric(best.get(f'head/{head}/{m}'))}"
+                 for m in metrics]
+        table.append(f"| {head} | " + " | ".join(cells) + " |")
+    return [f"Epoch {int(first['epoch'])} -> epoch {int(best['epoch'])}:", "", *table]
+
+
 def write_report(results_dir: str | Path) -> Path:
     """Write results/<name>/report/ (PNGs + summary.md); returns the summary's path."""
     folder = Path(results_dir)
@@ -173,9 +195,16 @@ def write_report(results_dir: str | Path) -> Path:
         lines += ["## Best trial", "", f"`{best['trial_id']}`: {metric} = {fmt_metric(best[f'best_{metric}'])} "
                   f"at epoch {int(best['best_epoch'])}", ""]
         lines += [f"- `{p}` = {fmt_value(best[p])}" for p in searched if p in best.index] + [""]
+        lines += [f"Validation at that epoch: {metrics_line(best)}", ""]
         edges = dmd_edges(epochs, best["trial_id"], int(best["best_epoch"]), out / "dmd_edges.png")
         if edges is not None:
             lines += ["## Learned graph edges (paper 003, Fig. 5)", "", "![edges](dmd_edges.png)", ""]
+        heads = dmd_heads_table(epochs, best["trial_id"], int(best["best_epoch"]))
+        if heads:
+            lines += ["## DMD heads, validation (first epoch -> best epoch)", "", *heads, ""]
+    record = read_space_record(folder)
+    if record is not None:
+        lines += ["## How these numbers were produced", "", *settings_lines(record, trials, searched), ""]
     lines += ["## Top trials", "", _markdown_table(rank_trials(trials, metric=metric, mode=mode).head(10),
                                                       searched, metric)]
     summary = out / "summary.md"

@@ -17,6 +17,7 @@ import pandas as pd
 
 from kdsearch.errors import UserError
 from kdsearch.train.teachers import split_arch
+from kdsearch.results.provenance import read_space_record, settings_lines
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,11 @@ def report_command(results_dir: str) -> int:
     console.print("Paper: test split of the real CMU-MOSEI unaligned features (7 classes). Ours: each row's best "
                   "validation epoch on this search's data, mean ± std over its trials; on other data (e.g. the "
                   "synthetic default) compare the ordering of rows, not the values.")
+    record = read_space_record(root)
+    if record is not None:  # the recipes, each row's method conventions, the metric conventions
+        console.print("Settings behind each number:", markup=False)
+        for line in settings_lines(record, trials, list(meta.get("searched", []))):
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

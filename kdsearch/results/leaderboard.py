@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from kdsearch.results.provenance import SHORT_NOTES, metrics_line, task_of
 from kdsearch.results.store import read_results
 from kdsearch.results.table import best_trial, fmt_metric, render_leaderboard
 
@@ -43,6 +44,10 @@ def leaderboard_command(results_dir: str | os.PathLike, top: int = TOP_ROWS,
         return 0
     console.print(f"Best trial {best['trial_id']}: {metric}={fmt_metric(best[f'best_{metric}'])}"
                   f" at epoch {int(best['best_epoch'])} ({best['status']})", markup=False)
+    # Every validation metric of that epoch, with the conventions they follow (the figures a user
+    # puts beside a paper's table).
+    console.print(f"  validation at that epoch: {metrics_line(best)}", markup=False, highlight=False)
+    console.print(f"  ({SHORT_NOTES[task_of(best)]})", markup=False, highlight=False)
     config = {name: best.get(name) for name in searched}
     config.update({key[len("config/"):]: best[key] for key in best.index
                    if key.startswith("config/")})

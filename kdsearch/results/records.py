@@ -27,7 +27,7 @@ _TUNE_NOISE = frozenset(
     }
 )
 # Per-trial facts copied from the latest result onto the trial row.
-_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus")
+_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus", "early_stopped")
 
 
 def is_number(value: Any) -> bool:
@@ -148,7 +148,9 @@ class TrialRecords:
         if error is not None:
             row.update(status="error", error=error)
         else:
-            row["status"] = "stopped" if row["epochs"] < self.max_epochs else "done"
+            # A trial that ended itself (its recipe's early stop) is done, not stopped by ASHA.
+            ended_itself = bool(row.get("early_stopped"))
+            row["status"] = "stopped" if row["epochs"] < self.max_epochs and not ended_itself else "done"
         self.touch(trial_id, now)
 
     def touch(self, trial_id: str, now: float | None = None) -> None:

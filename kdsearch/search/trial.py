@@ -75,8 +75,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
         history = list(saved.get("history", []))
         replay = {"earlier_epochs": history[:]}
 
-    def report(trainer_, epoch, metrics):
-        metrics = {**metrics, **kind.epoch_metrics(trainer_.objective, valid)}
+    def report(trainer_, epoch, metrics):  # a DMD model's heads and edges come with the metrics
         row = {**metrics, **extra, "epoch": epoch}
         history.append({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
         with tempfile.TemporaryDirectory() as folder:

@@ -37,7 +37,7 @@ def _check_values(cfg: dict, file: str) -> None:
     _check_data(cfg["data"], file)
     for section in ("train", "teacher_train"):
         if section in cfg:
-            _check_training(cfg[section], file, section)
+            _check_training(cfg[section], file, section, schema.METRICS[cfg["task"]])
     frac = cfg["train"]["labelled_fraction"]
     if not is_number(frac) or not 0 < frac <= 1:
         raise SpaceError(f"must be in (0, 1], got {frac!r}", file=file, field="train.labelled_fraction")
@@ -88,7 +88,7 @@ def _check_searched_values(space: "Space") -> None:
                 raise SpaceError(f"value {value!r}: {exc}", file=space.file, field=f"params.{path}") from None
 
 
-def _check_training(section: dict, file: str, name: str) -> None:
+def _check_training(section: dict, file: str, name: str, metrics: tuple[str, ...]) -> None:
     positive_int(section["epochs"], file, f"{name}.epochs")
     positive_int(section["batch_size"], file, f"{name}.batch_size")
     for key in ("lr", "weight_decay", "grad_clip"):
@@ -98,3 +98,10 @@ def _check_training(section: dict, file: str, name: str) -> None:
                              file=file, field=f"{name}.{key}")
     if not is_int(section["seed"]):
         raise SpaceError(f"must be an integer, got {section['seed']!r}", file=file, field=f"{name}.seed")
+    from kdsearch.models.options import InvalidOption
+    from kdsearch.train.recipes import check_recipe
+
+    try:  # accumulate, clip_mode, plateau_*, early_stop_* (kdsearch.train.recipes)
+        check_recipe(section, metrics)
+    except InvalidOption as err:
+        raise SpaceError(err.problem, file=file, field=f"{name}.{err.option}") from None

@@ -7,6 +7,8 @@ a did-you-mean, so a typo never silently falls back to a default.
 
 from __future__ import annotations
 
+from kdsearch.train.recipes import RECIPE_DEFAULTS
+
 # Defaults chosen for a CPU run of the embedded synthetic data; the bundled spaces override
 # them where a paper fixes a value. Each choice is one the papers leave open (docs/methods.md §8).
 EXPERIMENT_DEFAULTS: dict = {
@@ -25,6 +27,9 @@ EXPERIMENT_DEFAULTS: dict = {
         "weight_decay": 0.0,
         "grad_clip": 0.8,  # MulT's clip_grad_norm_ value
         "seed": 0,
+        # preset (none / mult / dmd), accumulate, clip_mode, lr_schedule, plateau_*, early_stop_*:
+        # the reference codes' recipes, kdsearch.train.recipes.
+        **RECIPE_DEFAULTS,
     },
     "distill": {
         "method": "edam",
@@ -51,6 +56,7 @@ EXPERIMENT_DEFAULTS: dict = {
         # labelled_seed only, so every trial (and the beta=0 baseline) sees the same labels.
         "labelled_fraction": 1.0,
         "labelled_seed": 0,
+        **RECIPE_DEFAULTS,
     },
 }
 
@@ -90,5 +96,6 @@ SAMPLERS = ("tpe", "random", "grid")  # grid: every combination of categorical p
 FACT_OBJECTIVES = ("student_params", "latency_ms")
 METRICS = {
     "classification": ("val_acc7", "val_f1", "val_acc2", "val_loss"),
-    "regression": ("val_mae", "val_corr", "val_acc7", "val_acc2", "val_f1", "val_loss"),
+    "regression": ("val_mae", "val_corr", "val_acc7", "val_acc5", "val_acc2", "val_f1", "val_acc2_has0",
+                   "val_f1_has0", "val_loss"),
 }

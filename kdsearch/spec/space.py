@@ -41,6 +41,7 @@ class Space:
     resources: dict
     smoke_test: dict
     rows: dict = field(default_factory=dict)  # row name -> {config path: value} (kdsearch.spec.rows)
+    warnings: list[str] = field(default_factory=list)  # runnable, but worth a line (kdsearch.spec.pairing)
 
     def smoke(self) -> "Space":
         """The same space shrunk to prove the wiring in about a minute (`--smoke-test`)."""
@@ -99,7 +100,10 @@ def load_space(arg: str, overrides: dict[str, Any] | None = None) -> Space:
     if overrides:
         raw = with_overrides(raw, overrides)
     _check_keys(raw, schema.TOP_LEVEL_KEYS, file, "")
-    return _build(raw, file, path)
+    space = _build(raw, file, path)
+    for line in space.warnings:  # stderr: stdout stays the command's own output
+        print(f"kdsearch: warning: {line}", file=sys.stderr)
+    return space
 
 
 def _build(raw: dict, file: str, path: Path) -> Space:
@@ -120,11 +124,14 @@ def _build(raw: dict, file: str, path: Path) -> Space:
                 raise SpaceError("must be a mapping", file=file, field=section)
             if section != "distill":  # distill options are checked against the loss registry
                 _check_keys(given, default, file, section + ".")
+            if section in TRAINING_SECTIONS:
+                given = _with_preset(given, file, section)
             config[section] = deep_merge(default, given)
         else:
             config[section] = default if given is None else given
     search = _section(raw, "search", schema.SEARCH_DEFAULTS, file)
     resources = _section(raw, "resources", schema.RESOURCES_DEFAULTS, file)
+    _refuse_searched_presets(raw, file)
     smoke = raw.get("smoke_test") or {}
     if not isinstance(smoke, dict):
         raise SpaceError("must map config paths to values", file=file, field="smoke_test")
@@ -141,7 +148,42 @@ def _build(raw: dict, file: str, path: Path) -> Space:
                   params=params, search=search, resources=resources, smoke_test=smoke, rows=rows)
     check_experiment(space)
     _check_smoke(space)
+    from kdsearch.spec.pairing import pairing_warning
+
+    pairing = pairing_warning(space)
+    if pairing:
+        space.warnings.append(f"{file}: teacher.branch: {pairing}")
     return space
+
+
+TRAINING_SECTIONS = ("train", "teacher_train")
+
+
+def _with_preset(given: dict, file: str, section: str) -> dict:
+    """The section's own keys over its preset's (kdsearch.train.recipes)."""
+    from kdsearch.models.options import InvalidOption
+    from kdsearch.train.recipes import apply_preset
+
+    try:
+        return apply_preset(given)
+    except InvalidOption as err:
+        raise SpaceError(err.problem, file=file, field=f"{section}.{err.option}") from None
+
+
+def _refuse_searched_presets(raw: dict, file: str) -> None:
+    """A preset fills a section when the file is read, so a trial cannot switch it: its keys
+    (lr, accumulate, ...) are what can be searched, or set by a row."""
+    for where in ("params", "rows", "smoke_test"):
+        block = raw.get(where)
+        entries = block.items() if isinstance(block, dict) else ()
+        for name, value in entries:
+            paths = value if where == "rows" and isinstance(value, dict) else {name: None}
+            for path in paths:
+                if path in (f"{s}.preset" for s in TRAINING_SECTIONS):
+                    field = f"{where}.{name}" + (f".{path}" if where == "rows" else "")
+                    raise SpaceError("a preset is applied when the file is read and cannot vary by trial; "
+                                     "set it in the section, and search or row-set its keys instead",
+                                     file=file, field=field)
 
 
 def _is_setting(config: dict, path: str) -> bool:

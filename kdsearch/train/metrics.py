@@ -1,11 +1,29 @@
-"""Validation metrics as docs/methods.md §7 defines them (numpy, no scikit-learn needed).
+"""Validation metrics as the papers and MMSA report them (docs/methods.md §7) (numpy, no scikit-learn needed).
 
 Classification (paper 000): 7 classes, accuracy ("acc7") and weighted F1 over the 7 classes
 (paper 000 does not say which F1 average; weighted matches "good for imbalanced data"), plus a
 binary negative/positive accuracy from the predicted class on samples whose true label is not 0.
-Regression (MOSEI convention): MAE, Pearson Corr, Acc7 on rounded clipped values, and Acc2 / F1
-in the non-zero convention (truth first, weighted), as MMSA and DMD report them. Rounding is
-numpy's half-to-even, as in every reference implementation.
+
+Regression: MMSA's complete MOSEI set, each under the name MMSA's own key maps to:
+
+  ===========  ===========================================================  ==================
+  ours         definition                                                    MMSA key
+  ===========  ===========================================================  ==================
+  acc2_has0    all samples; (pred >= 0) == (label >= 0)                      Has0_acc_2
+  f1_has0      weighted F1 of (label >= 0) against (pred >= 0)               Has0_F1_score
+  acc2         samples with label != 0; (pred > 0) == (label > 0)            Non0_acc_2
+  f1           weighted F1 of (label > 0) against (pred > 0) on those        Non0_F1_score
+  acc5         round(clip(pred, -2, 2)) == round(clip(label, -2, 2))         Mult_acc_5
+  acc7         round(clip(pred, -3, 3)) == round(clip(label, -3, 3))         Mult_acc_7
+  mae          mean |pred - label|, no clipping                              MAE
+  corr         Pearson r of pred and label (0 when either is constant)       Corr
+  ===========  ===========================================================  ==================
+
+acc2 and f1 (non-0) are what DMD's tables call ACC2 and F1. Rounding is numpy's half-to-even,
+as MMSA's np.round. Every F1 weights each class by its support among the *labels* (sklearn's
+f1_score(y_true=label, y_pred=pred, average='weighted'), as MMSA and DMD call it); MulT's own
+eval passes the predictions as y_true, so its weights come from the predicted classes and its
+F1 differs slightly: compare with MulT's printed F1 knowing that.
 """
 
 from __future__ import annotations
@@ -46,7 +64,7 @@ def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, 
 
 
 def regression_metrics(pred: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """mae, corr, acc7, acc2 and f1 (non-zero convention) from continuous predictions."""
+    """MMSA's MOSEI set (module docstring) from continuous predictions."""
     pred = pred.reshape(-1).astype(np.float64)
     labels = labels.reshape(-1).astype(np.float64)
     nonzero = labels != 0
@@ -54,10 +72,18 @@ def regression_metrics(pred: np.ndarray, labels: np.ndarray) -> dict[str, float]
     return {
         "mae": float(np.mean(np.abs(pred - labels))),
         "corr": float(np.corrcoef(pred, labels)[0, 1]) if both_vary else 0.0,
-        "acc7": float(np.mean(np.round(np.clip(pred, -3, 3)) == np.round(np.clip(labels, -3, 3)))),
+        "acc7": _rounded_accuracy(pred, labels, 3),
+        "acc5": _rounded_accuracy(pred, labels, 2),
         "acc2": float(np.mean((pred[nonzero] > 0) == (labels[nonzero] > 0))) if nonzero.any() else float("nan"),
         "f1": weighted_f1(labels[nonzero] > 0, pred[nonzero] > 0),
+        "acc2_has0": float(np.mean((pred >= 0) == (labels >= 0))),
+        "f1_has0": weighted_f1(labels >= 0, pred >= 0),
     }
+
+
+def _rounded_accuracy(pred: np.ndarray, labels: np.ndarray, bound: float) -> float:
+    """Share of samples whose clipped, rounded (half to even) prediction equals the label's."""
+    return float(np.mean(np.round(np.clip(pred, -bound, bound)) == np.round(np.clip(labels, -bound, bound))))
 
 
 def seven_class(labels: np.ndarray) -> np.ndarray:

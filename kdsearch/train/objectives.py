@@ -25,7 +25,21 @@ def run_model(model: nn.Module, batch: dict, maps_for=frozenset(), post_attentio
     return model(batch["text"], batch["audio"], batch["vision"], **asked)
 
 
-class TaskObjective(nn.Module):
+class Objective(nn.Module):
+    """What the Trainer trains: `forward(batch)` returns {"loss", "task", ["kd"], "logits"}.
+
+    `epoch_metrics` adds facts to each epoch's validation metrics (DMD: every head's metrics and
+    the learned edges); the base adds none, so the trainer calls it on every objective.
+    """
+
+    def predict(self, batch: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    def epoch_metrics(self, split, batch_size: int) -> dict[str, float]:
+        return {}
+
+
+class TaskObjective(Objective):
     def __init__(self, model: nn.Module, task: Task):
         super().__init__()
         self.model, self.task = model, task
@@ -39,7 +53,7 @@ class TaskObjective(nn.Module):
         return run_model(self.model, batch).logits
 
 
-class DistillObjective(nn.Module):
+class DistillObjective(Objective):
     """alpha * L_task + beta * L_KD (paper 000 eq. 1); beta = 0 skips the teacher entirely."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None, task: Task, kd_loss: nn.Module | None,

@@ -30,8 +30,14 @@ TEACHER_RECIPE = 2
 
 
 def teacher_key(config: dict, fingerprint: str) -> str:
+    from kdsearch.train.recipes import RECIPE_DEFAULTS
+
+    # Recipe keys at their plain-loop values train exactly as before those keys existed: left
+    # out, so teachers cached then keep their keys.
+    training = {k: v for k, v in config["teacher_train"].items()
+                if not (k in RECIPE_DEFAULTS and v == RECIPE_DEFAULTS[k])}
     payload = {"fingerprint": fingerprint, "task": config["task"], "teacher": config["teacher"],
-               "teacher_train": config["teacher_train"], "recipe": TEACHER_RECIPE}
+               "teacher_train": training, "recipe": TEACHER_RECIPE}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

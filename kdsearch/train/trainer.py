@@ -1,7 +1,9 @@
-"""One training loop for teachers, students and (later) DMD; everything else is a hook.
+"""One training loop for teachers, students and DMD; everything else is a hook.
 
 Hooks are called once per epoch with the epoch's metrics. Reporting to Ray Tune is one more
 hook (kdsearch.search.trial), so `kdsearch train` and a search trial run the very same loop.
+The reference codes' recipes (gradient accumulation, clipping by value, ReduceLROnPlateau, early
+stopping) are options of this loop, described in `kdsearch.train.recipes`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from kdsearch.train.experiment import TensorSplit
+from kdsearch.train.recipes import RECIPE_DEFAULTS, EarlyStopper, plateau_scheduler
 from kdsearch.train.tasks import Task
 
 
@@ -35,10 +38,23 @@ class TrainSettings:
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     seed: int = 0
+    # The recipe options (kdsearch.train.recipes); these defaults are the plain loop.
+    accumulate: int = 1
+    clip_mode: str = "norm"
+    lr_schedule: str = "none"
+    plateau_factor: float = 0.1
+    plateau_patience: int = 10
+    plateau_metric: str = "val_loss"
+    early_stop_patience: int = 0
+    early_stop_metric: str = "val_loss"
 
     @classmethod
     def from_config(cls, section: dict) -> "TrainSettings":
-        return cls(**{k: section[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "seed")})
+        """From a filled `train`/`teacher_train` section (one written before the recipe keys
+        existed, e.g. an old results folder's space.yaml, reads as the plain loop)."""
+        keys = ("epochs", "batch_size", "lr", "weight_decay", "grad_clip", "seed")
+        recipe = {k: section.get(k, v) for k, v in RECIPE_DEFAULTS.items() if k != "preset"}
+        return cls(**{k: section[k] for k in keys}, **recipe)
 
 
 @dataclass
@@ -59,31 +75,47 @@ class Trainer:
                                           fused=True)
         self.generator = torch.Generator().manual_seed(self.settings.seed)
         self.params = params
+        self.scheduler = plateau_scheduler(self.optimizer, self.settings)
+        self.stopper = (EarlyStopper(self.settings.early_stop_metric, self.settings.early_stop_patience)
+                        if self.settings.early_stop_patience > 0 else None)
 
     def fit(self, train: TensorSplit, valid: TensorSplit) -> dict[str, float]:
         """Run the remaining epochs; returns the last epoch's metrics."""
         metrics: dict[str, float] = {}
         for epoch in range(self.start_epoch + 1, self.settings.epochs + 1):
             started = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trained at
             metrics = {"epoch": epoch, **self.train_epoch(train, epoch)}
             metrics.update(self.evaluate(valid, prefix="val_"))
+            metrics.update(self.objective.epoch_metrics(valid, max(self.settings.batch_size, 256)))
+            metrics["lr"] = lr
+            if self.scheduler is not None:
+                self.scheduler.step(metrics[self.settings.plateau_metric])
+            stop = self.stopper is not None and self.stopper.should_stop(metrics)
+            if stop:
+                metrics["early_stopped"] = 1.0
             metrics["epoch_time_s"] = time.perf_counter() - started
             for hook in self.hooks:
                 hook(self, epoch, metrics)
+            if stop:
+                break
         return metrics
 
     def train_epoch(self, train: TensorSplit, epoch: int) -> dict[str, float]:
         self.objective.train()
         sums: dict[str, float] = {}
         count = 0
-        for batch in train.batches(self.settings.batch_size, shuffle=True, generator=self.generator):
+        group = self.settings.accumulate
+        n_batches = math.ceil(train.n / self.settings.batch_size)
+        for i, batch in enumerate(train.batches(self.settings.batch_size, shuffle=True, generator=self.generator)):
             out = self.objective(batch)
             loss = out["loss"]
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.settings.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
-            self.optimizer.step()
+            if i % group == 0:
+                self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # gradients of a group add up (DMD's accumulation sums them)
+            self._clip()
+            if (i + 1) % group == 0 or i + 1 == n_batches:
+                self.optimizer.step()
             n = batch["label"].shape[0]
             count += n
             for key in ("loss", "task", "kd"):
@@ -95,6 +127,15 @@ class Trainer:
             bad = next(k for k, v in result.items() if not math.isfinite(v))
             raise TrainingDiverged(f"loss became NaN/inf at epoch {epoch} ({bad})")
         return result
+
+    def _clip(self) -> None:
+        """After every backward, on the gradients accumulated so far (the reference codes' order)."""
+        if self.settings.grad_clip <= 0:
+            return
+        if self.settings.clip_mode == "value":
+            torch.nn.utils.clip_grad_value_(self.params, self.settings.grad_clip)
+        else:
+            torch.nn.utils.clip_grad_norm_(self.params, self.settings.grad_clip)
 
     @torch.no_grad()
     def predict(self, split: TensorSplit, batch_size: int | None = None) -> np.ndarray:
@@ -114,13 +155,22 @@ class Trainer:
 
     def state(self) -> dict:
         """What a checkpoint needs to resume exactly (weights, optimiser, RNG)."""
-        return {"objective": self.objective.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state()}
+        state = {"objective": self.objective.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "generator": self.generator.get_state()}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.stopper is not None:
+            state["stopper"] = self.stopper.state_dict()
+        return state
 
     def load_state(self, state: dict, epoch: int) -> None:
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.stopper is not None and "stopper" in state:
+            self.stopper.load_state_dict(state["stopper"])
         self.start_epoch = epoch
 
 

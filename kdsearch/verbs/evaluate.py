@@ -74,7 +74,10 @@ def evaluate(results_dir: str | Path, *, top: int = 3, force: bool = False, cons
 
 
 def _print(table: pd.DataFrame, metric: str, console: Console) -> None:
-    view = Table(title="Test-split metrics (each trial at its best validation epoch)")
+    from kdsearch.results.provenance import SHORT_NOTES
+
+    task = "regression" if "test_mae" in table.columns else "classification"
+    view = Table(title="Test-split metrics (each trial at its best validation epoch)", caption=SHORT_NOTES[task])
     cols = [c for c in table.columns if c.startswith("test_")]
     for col in ["trial_id", "epoch", f"best_{metric}", *cols]:
         view.add_column(col.replace("best_", "valid "), justify="right")

@@ -131,3 +131,16 @@ def test_mean_over_pairs_and_mapping_by_name():
 def test_missing_maps_say_what_to_compute():
     with pytest.raises(KeyError, match="maps_for"):
         edam()(output({}), output({"V<-L": [masked_scores()]}), {})
+
+
+@pytest.mark.parametrize("heads", ["average", "per_head"])
+def test_student_gradient_is_the_full_cross_entropy_gradient_even_far_below_1e_8(heads):
+    """Student probability of key 1 is e^-30 ~ 1e-13: a floor on log s at log(1e-8) would cut
+    that key's term from the gradient. The gradient of -sum t log softmax(z) is softmax(z) - t."""
+    student = torch.tensor([[[[30.0, 0.0]]]], requires_grad=True)  # B=1, H=1, one row of 2 keys
+    teacher = torch.tensor([[[[0.0, 0.0]]]])  # uniform: t = (0.5, 0.5)
+    loss = edam(heads=heads)(output({"V<-L": [student]}), output({"V<-L": [teacher]}), {})
+    loss.backward()
+    expected = torch.softmax(student.detach(), dim=-1) - 0.5  # ~(+0.5, -0.5)
+    assert torch.allclose(student.grad, expected, atol=1e-6)
+    assert loss.item() == pytest.approx(0.5 * 30.0 + math.log1p(math.exp(-30.0)), rel=1e-6)  # -0.5 log s0 - 0.5 log s1

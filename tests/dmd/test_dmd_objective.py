@@ -17,11 +17,13 @@ CODE_VARIANTS = dict(task_terms="code", margin="code", orthogonality="code", ort
                      edge_priors="code", gd_terms="code", fusion="code", conv_padding="valid")
 
 
-def test_defaults_follow_the_paper():
+def test_defaults_follow_the_paper_except_the_supervised_heads():
     assert (DMD_DEFAULTS["lambda1"], DMD_DEFAULTS["lambda2"], DMD_DEFAULTS["gamma"]) == (0.1, 0.05, 0.1)
-    for key in ("task_terms", "margin", "orthogonality", "gd_terms", "fusion"):
+    for key in ("margin", "orthogonality", "gd_terms", "fusion"):
         assert DMD_DEFAULTS[key] == "paper"
     assert DMD_DEFAULTS["edge_priors"] == "none" and DMD_DEFAULTS["conv_padding"] == "same"
+    # Changed from "paper" (issue 15): the heads that graph distillation links must learn the task.
+    assert DMD_DEFAULTS["task_terms"] == "code"
 
 
 @pytest.mark.parametrize("variants", [{}, CODE_VARIANTS], ids=["paper", "code"])
@@ -39,7 +41,7 @@ def test_loss_is_task_plus_weighted_dec_and_dtl(variants, task, make_objective, 
 
 
 def test_code_task_terms_add_seven_head_losses(make_objective, batch):
-    paper, code = make_objective(seed=1), make_objective(seed=1, task_terms="code")
+    paper, code = make_objective(seed=1, task_terms="paper"), make_objective(seed=1, task_terms="code")
     assert code(batch)["task"] > paper(batch)["task"]
 
 
@@ -57,7 +59,9 @@ def test_total_loss_decreases_over_a_few_steps(make_objective):
     batch = make_batch(size=6, seed=3)
     optimizer = torch.optim.Adam(objective.parameters(), lr=3e-3)
     losses = []
-    for _ in range(10):
+    # 20 steps (10 before issue 15): the default loss now also holds the seven heads' task terms,
+    # which start high (13.1 here against ~2 for the fused output alone) and take longer to fall.
+    for _ in range(20):
         loss = objective(batch)["loss"]
         optimizer.zero_grad()
         loss.backward()

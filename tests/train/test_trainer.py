@@ -7,11 +7,12 @@ import torch
 from torch import nn
 
 from kdsearch.train.experiment import TensorSplit
+from kdsearch.train.objectives import Objective
 from kdsearch.train.tasks import get_task
 from kdsearch.train.trainer import Trainer, TrainingDiverged, TrainSettings, best_tracker
 
 
-class TinyObjective(nn.Module):
+class TinyObjective(Objective):
     """Video mean -> 7 logits; `scale` can push the loss to infinity to test divergence."""
 
     def __init__(self, task, scale: float = 1.0):

@@ -1,9 +1,9 @@
 """What an experiment kind is: one entry of the registry that `kind:` in a space names.
 
 A kind says which config sections it has, how its space is checked, what a trial builds and
-trains, whether that needs a teacher, what it reports each epoch, and how its trained model is
-saved. The search, the verbs (train, replay, evaluate, export) and validation all ask the kind;
-none of them asks "is this DMD?".
+trains (its objective reports any per-epoch facts beside the validation metrics), whether that
+needs a teacher, and how its trained model is saved. The search, the verbs (train, replay,
+evaluate, export) and validation all ask the kind; none of them asks "is this DMD?".
 """
 
 from __future__ import annotations
@@ -82,10 +82,6 @@ class ExperimentKind:
     def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device) -> Run:
         """The trainer, splits and model of one configuration: the code a trial runs."""
         raise NotImplementedError
-
-    def epoch_metrics(self, objective, valid) -> dict[str, float]:
-        """Facts reported beside the validation metrics each epoch."""
-        return {}
 
     def scoring_config(self, exp: dict) -> dict:
         """The config to rebuild a trained model for scoring (no teacher needed)."""

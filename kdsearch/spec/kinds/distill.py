@@ -83,7 +83,7 @@ class DistillKind(ExperimentKind):
             teacher.to(device)
         train = tensor_split(arrays, "train", device)
         if kd is not None:  # heads, banks and resizers exist before the optimiser
-            kd.bind(student=student, teacher=teacher, n_train=train.n, labels=train.label)
+            kd.bind(student=student, teacher=teacher, n_train=train.n, labels=train.label, task=exp["task"])
         objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
         objective.to(device)
         trainer = Trainer(objective, task, settings)

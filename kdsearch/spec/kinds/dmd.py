@@ -5,15 +5,12 @@ Its config is the `model:` section; it has no teacher, student or distill sectio
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 
 from kdsearch.errors import SpaceError, UserError
 from kdsearch.spec import schema
 from kdsearch.spec.kinds.base import ExperimentKind, Run, register_kind
 
-MODALITY_LETTERS = ("L", "A", "V")  # the order of DMD's edge matrices
 
 
 @register_kind
@@ -80,16 +77,6 @@ class DMDKind(ExperimentKind):
         trainer = Trainer(objective, task, settings)
         return Run(trainer, tensor_split(arrays, "train", device), tensor_split(arrays, "valid", device),
                    objective.model)
-
-    def epoch_metrics(self, objective, valid, batches: int = 4, batch_size: int = 128) -> dict[str, float]:
-        """DMD's learned graph edges as flat metrics (`edge/homo/L->V` = weight of edge L->V), so each
-        epoch's edges land in epochs.parquet and `kdsearch report` can draw them (paper 003 Fig. 5)."""
-        sample = itertools.islice(valid.batches(batch_size, shuffle=False), batches)
-        out = {}
-        for unit, matrix in objective.edge_matrices(sample).items():
-            for i, j in itertools.permutations(range(3), 2):
-                out[f"edge/{unit}/{MODALITY_LETTERS[i]}->{MODALITY_LETTERS[j]}"] = float(matrix[i, j])
-        return out
 
     def model_file_config(self, exp: dict) -> dict:
         return {"arch": "dmd", **exp["model"]}

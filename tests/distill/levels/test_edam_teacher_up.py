@@ -45,7 +45,7 @@ def test_bind_builds_one_resizer_per_pair_and_layer_where_sizes_differ(models):
 @pytest.mark.parametrize("direction", ["teacher_to_student", "paper"])
 def test_loss_is_finite_and_trains_student_and_resizers_never_teacher(heads, direction, models, run_models):
     teacher, student = models(student_align="none")
-    loss = edam_up(teacher, student, heads=heads, direction=direction)
+    loss = edam_up(teacher, student, heads=heads, direction=direction, upsample_trainable=True)
     batch = make_batch()
     value = loss(*run_models(loss, teacher, student, batch), batch)
     assert value.dim() == 0 and torch.isfinite(value)
@@ -72,9 +72,9 @@ def test_resized_teacher_rows_are_distributions_over_the_students_allowed_keys(m
     assert not allowed_s.all()  # the student's causal mask is on, and masked keys got no mass
 
 
-def test_fixed_interpolation_option_leaves_the_resizers_untrained(models, run_models):
+def test_fixed_interpolation_is_the_default_and_leaves_the_resizers_untrained(models, run_models):
     teacher, student = models(student_align="none")
-    loss = edam_up(teacher, student, upsample_trainable=False)
+    loss = edam_up(teacher, student)  # default changed from trainable (issue 15)
     assert not any(p.requires_grad for p in loss.resizers.parameters())
     batch = make_batch()
     loss(*run_models(loss, teacher, student, batch), batch).backward()
@@ -109,3 +109,60 @@ def test_attention_mask_off_in_both_models_gives_full_maps(models, run_models):
     s_out, t_out = run_models(loss, teacher, student, make_batch())
     assert s_out.attn_mask["V<-L"] is None and t_out.attn_mask["V<-L"] is None
     assert torch.isfinite(loss(s_out, t_out, make_batch()))
+
+
+def _entropy(log_p):
+    return float(-(log_p.exp() * log_p).sum(-1).mean())
+
+
+def _train_upsampler_only(models, run_models, step_loss, steps=150):
+    """The student frozen, Adam on the V<-L resizer alone; returns (target entropy, KD loss) before
+    and after, the target being the teacher's map at the student's size."""
+    from kdsearch.distill.align import resized_teacher_log_maps
+    from kdsearch.distill.edam import LOG_FLOOR, log_attention_maps
+
+    teacher, student = models(student_align="none", attn_mask=False)
+    loss = edam_up(teacher, student, upsample_trainable=True)
+    s_out, t_out = run_models(loss, teacher, student, make_batch())
+    # A frozen student with definite maps (an untrained one is near uniform, and against a uniform
+    # student every target costs the same).
+    s_out.attn_scores = {k: [8 * x.detach() for x in v] for k, v in s_out.attn_scores.items()}
+    log_t, allowed_t = log_attention_maps(t_out.attn_scores["V<-L"][0], 1.0, "average")
+    log_s, allowed_s = log_attention_maps(s_out.attn_scores["V<-L"][0], 1.0, "average")
+    resizer = loss.resizers["V<-L|0"]
+
+    def measure():
+        with torch.no_grad():
+            target = resized_teacher_log_maps(resizer, log_t, allowed_t, allowed_s, LOG_FLOOR)
+            return _entropy(target), float(-(target.exp() * log_s).sum(-1).mean())
+
+    before = measure()
+    optimiser = torch.optim.Adam(resizer.parameters(), lr=0.05)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        step_loss(loss, s_out, t_out, resizer, log_t, allowed_t, log_s, allowed_s).backward()
+        optimiser.step()
+    return before, measure()
+
+
+def test_a_trainable_upsampler_on_the_kd_loss_alone_would_collapse_the_target(models, run_models):
+    """The risk the safeguard exists for: the KD loss falls by reshaping its own target."""
+    from kdsearch.distill.align import resized_teacher_log_maps
+    from kdsearch.distill.edam import LOG_FLOOR
+
+    def unguarded(_loss, _s, _t, resizer, log_t, allowed_t, log_s, allowed_s):
+        target = resized_teacher_log_maps(resizer, log_t, allowed_t, allowed_s, LOG_FLOOR)
+        return -(target.exp() * log_s).sum(-1).mean()
+
+    (h0, kd0), (h1, kd1) = _train_upsampler_only(models, run_models, unguarded)
+    assert kd1 < 0.8 * kd0 and h1 < 0.5 * h0
+
+
+def test_the_safeguarded_upsampler_keeps_the_teachers_map(models, run_models):
+    """Trained through EDAM's own loss, the resizer learns only to let the teacher's map be
+    recovered: the target keeps its entropy and the KD loss cannot fall by reshaping it."""
+    def guarded(loss, s_out, t_out, *_):
+        return loss(s_out, t_out, make_batch())
+
+    (h0, kd0), (h1, kd1) = _train_upsampler_only(models, run_models, guarded)
+    assert h1 == pytest.approx(h0, rel=0.05) and kd1 == pytest.approx(kd0, rel=0.05)

@@ -16,7 +16,7 @@ OPTIONS = {
 }
 VARIANTS = {  # (name, extra options, student align) for the options that change the wiring
     "edam": [({"align": "teacher_up"}, "none"), ({"heads": "per_head"}, "student_down")],
-    "crd": [({"negatives": "other_class"}, "student_down"), ({}, "none")],
+    "crd": [({"negatives": "other_class"}, "student_down"), ({}, "none"), ({"map_rows": "per_row"}, "student_down")],
 }
 
 
