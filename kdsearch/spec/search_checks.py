@@ -130,7 +130,7 @@ def check_resources(space: "Space") -> None:
 def check_conditions(space: "Space") -> None:
     """Every value a `when` condition names can occur: a value its parameter never takes (or a
     fixed setting never has) would silently leave the conditional parameter unsampled forever."""
-    from kdsearch.config import get_path
+    from kdsearch.config import get_path, has_path
     from kdsearch.spec.params import can_take
 
     for path, spec in space.params.items():
@@ -143,6 +143,9 @@ def check_conditions(space: "Space") -> None:
                                      "never holds", file=space.file, field=f"params.{path}.when.{cond}")
                 continue
             configs = [space.trial_config({"row": row}) for row in space.rows] or [space.config]
+            if not all(has_path(cfg, cond) for cfg in configs):  # e.g. a loss option left at its default
+                raise SpaceError(f"{cond} is neither searched nor set in this space, so the condition cannot be "
+                                 f"tested; set {cond} or search it", file=space.file, field=f"params.{path}.when.{cond}")
             fixed = [get_path(cfg, cond) for cfg in configs]
             if not any(value in allowed for value in fixed):
                 raise SpaceError(f"{cond} is fixed to {short(fixed[0])} in this space (not searched), so {path} is "
