@@ -49,14 +49,33 @@ def atomic_path(path: str | os.PathLike, *, per_process: bool = True) -> Iterato
     """Yield a temporary path to write `path`'s new content to (by any library); committed on a
     clean exit, removed on an exception. Parent folders are created."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_parents(path.parent)
     tmp = temporary_path(path, per_process=per_process)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except BaseException:
+            discard(tmp)
+            raise
+        commit(tmp, path)
     except BaseException:
-        discard(tmp)
+        for folder in made:  # a failed write leaves no empty folders behind either
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise
-    commit(tmp, path)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; return those created, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+    return missing
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object], *, per_process: bool = True) -> None:

@@ -5,9 +5,9 @@ A file is one of:
   `prepare_config` + `validate_config` (see `launcher.py`);
 * KubeRay manifests (documents with `apiVersion: ray.io/...`), checked field by field
   (see `kuberay.py`).
-Every file is first scanned for credentials (see `_secrets.py`) and parsed as strict YAML: a
-duplicated key is an error, because YAML silently keeps the last one and a second `max_workers`
-would quietly change the cost cap.
+Every file is first scanned for credentials (see `_secrets.py`) and parsed by the one strict,
+bounded YAML loader (`kdsearch.safe_yaml`): a duplicated key is an error, because YAML silently
+keeps the last one and a second `max_workers` would quietly change the cost cap.
 """
 
 from __future__ import annotations
@@ -17,37 +17,18 @@ from typing import Any
 
 import yaml
 
+from kdsearch import safe_yaml
 from kdsearch.cluster._secrets import refuse_secrets
 from kdsearch.cluster.kuberay import check_kuberay_docs, is_kuberay_doc
 from kdsearch.cluster.launcher import check_launcher_config
 from kdsearch.errors import EXIT_USER_ERROR, UserError
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` overrides keys on purpose
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                duplicate = key in seen
-            except TypeError:  # unhashable key: SafeLoader reports it below
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
-                )
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
+from kdsearch.userfiles import read_user_text
 
 
 def _load_documents(text: str, path: str) -> list[Any]:
     """Parse all YAML documents, turning a syntax error into `path: line N: ...`."""
     try:
-        docs = list(yaml.load_all(text, Loader=_StrictLoader))  # noqa: S506 (SafeLoader subclass)
+        docs = safe_yaml.load_all(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}" if mark else None
@@ -73,11 +54,7 @@ def check_cluster_file(path: str) -> str:
         UserError: `path: field: problem`, carrying Ray's own message for launcher configs.
     """
     path = str(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as err:
-        raise UserError(f"cannot read: {err}", file=path) from None
+    text = read_user_text(path, what="cluster file")  # a regular UTF-8 file of bounded size, or one line
     refuse_secrets(text, path)
     docs = _load_documents(text, path)
     if not docs:

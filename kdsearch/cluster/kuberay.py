@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kdsearch.cluster._fields import dotted
-from kdsearch.errors import UserError
+from kdsearch.errors import UserError, short
 
 RAY_KINDS = ("RayCluster", "RayJob", "RayService")
 _GPU = "nvidia.com/gpu"
@@ -79,7 +79,7 @@ def _is_named(doc: Any, kind: str) -> bool:
 def _check_ray_object(doc: _Doc, clusters: set[str]) -> str:
     kind = doc.body.get("kind")
     if kind not in RAY_KINDS:
-        raise doc.fail(["kind"], f"{kind!r} is not one of {', '.join(RAY_KINDS)}")
+        raise doc.fail(["kind"], f"{short(kind)} is not one of {', '.join(RAY_KINDS)}")
     name = _mapping(doc, doc.body, ["metadata"]).get("name")
     if not isinstance(name, str) or not name:
         raise doc.fail(["metadata", "name"], "missing or empty")
@@ -107,7 +107,7 @@ def _check_job_spec(doc: _Doc, spec: dict, clusters: set[str]) -> str:
     if clusters and target not in clusters:
         raise doc.fail(
             ["spec", "clusterSelector", "ray.io/cluster"],
-            f"{target!r} names no RayCluster in this file (defined: {', '.join(sorted(clusters))}); "
+            f"{short(target)} names no RayCluster in this file (defined: {', '.join(sorted(clusters))}); "
             "the job would wait forever",
         )
     return f" (on {target})" if target else ""
@@ -129,7 +129,7 @@ def _check_cluster_spec(doc: _Doc, spec: dict, where: list) -> str:
         if not isinstance(name, str) or not name:
             raise doc.fail(at + ["groupName"], "missing or empty")
         if name in names:
-            raise doc.fail(at + ["groupName"], f"{name!r} is used by two worker groups")
+            raise doc.fail(at + ["groupName"], f"{short(name)} is used by two worker groups")
         names.add(name)
         max_replicas = _check_replicas(doc, group, at)
         _check_ray_start_params(doc, group, at)
@@ -149,7 +149,7 @@ def _check_replicas(doc: _Doc, group: dict, at: list) -> int:
         if value is None:  # replicas defaults to minReplicas
             value = values["minReplicas"]
         if not _is_count(value):
-            raise doc.fail(at + [key], f"{value!r} is not a whole number >= 0")
+            raise doc.fail(at + [key], f"{short(value)} is not a whole number >= 0")
         values[key] = value
     low, mid, high = values["minReplicas"], values["replicas"], values["maxReplicas"]
     if low > high:
@@ -166,7 +166,7 @@ def _check_ray_start_params(doc: _Doc, group: dict, at: list) -> None:
         raise doc.fail(at + ["rayStartParams"], "must be a mapping of strings")
     for key, value in params.items():
         if not isinstance(value, str):
-            problem = f"{value!r} must be a string (quote it: \"{value}\")"
+            problem = f"{short(value)} must be a string (quote it: \"{value}\")"
             raise doc.fail(at + ["rayStartParams", key], problem)
 
 
@@ -199,7 +199,7 @@ def _container_gpus(doc: _Doc, container: dict, at: list) -> int:
         if _GPU in values:
             value = values[_GPU]
             if not _is_count(value) and not (isinstance(value, str) and value.isdigit()):
-                problem = f"{value!r} is not a whole number of GPUs"
+                problem = f"{short(value)} is not a whole number of GPUs"
                 raise doc.fail(at + ["resources", section, _GPU], problem)
             found[section] = int(value)
     # Kubernetes: extended resources need limits; requests, if given, must equal them.

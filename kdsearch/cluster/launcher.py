@@ -22,7 +22,7 @@ from typing import Any
 
 from kdsearch.cluster._fields import dotted
 from kdsearch.config import did_you_mean
-from kdsearch.errors import UserError
+from kdsearch.errors import UserError, short
 
 # What prepare_config raises when a section has the wrong shape (a list where Ray indexes a
 # dict, a missing key it reads without a default); anything else is a bug and should surface.
@@ -95,7 +95,7 @@ def _validate(prepared: dict, path: str, validate_config) -> None:
             types = ", ".join(prepared.get("available_node_types", {}))
             got = prepared.get("head_node_type")
             hint = " (Ray's default, as head_node_type is not set)" if got == "ray.head.default" else ""
-            problem = f"{message} Got {got!r}{hint}; node types: {types}"
+            problem = f"{message} Got {short(got)}{hint}; node types: {types}"
             raise UserError(problem, file=path, field="head_node_type") from None
         field = "max_workers" if "max_workers" in message else None
         raise UserError(message, file=path, field=field) from None
@@ -173,7 +173,7 @@ def _check_auth_mode(prepared: dict, path: str) -> None:
         if workers != head:
             raise UserError(
                 f"RAY_AUTH_MODE is {_shown(head)} on the head but {_shown(workers)} "
-                f"on node type {name!r}; "
+                f"on node type {short(name)}; "
                 "nodes whose auth modes differ cannot join the cluster (InvalidAuthToken): export the "
                 "same RAY_AUTH_MODE in head_start_ray_commands and worker_start_ray_commands",
                 file=path,

@@ -17,6 +17,7 @@ from rich.text import Text
 from kdsearch.data.layout import read_attrs
 from kdsearch.data.schema import MODALITIES, SPLITS, field_key
 from kdsearch.data.synthetic import PRESETS, generate
+from kdsearch.data.bounds import check_fits_memory
 from kdsearch.data.validate import check_root_attrs, check_structure, check_values, open_h5, read_field
 from kdsearch.data.fingerprint import fingerprint_file
 from kdsearch.errors import DataError, UserError
@@ -57,6 +58,7 @@ def describe_dataset(path: str | os.PathLike, *, verify: bool = False) -> Group:
     with open_h5(path) as f:
         check_root_attrs(f, path)
         shapes = check_structure(f, path, SPLITS)
+        check_fits_memory(f, path, shapes)  # a file no run could load is refused before any read
         labels = {}
         for split in SPLITS:
             key = field_key(split, "label")

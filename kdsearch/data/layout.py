@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kdsearch.data.bounds import check_fits_memory
 from kdsearch.data.schema import MODALITIES, SPLITS, field_key
 from kdsearch.data.validate import (
     check_ids_unique,
@@ -132,6 +133,8 @@ def split_arrays_from_flat(arrays: Mapping[str, np.ndarray], split: str) -> Spli
 
 
 def _decode_attr(value):
+    if isinstance(value, np.ndarray):  # an attribute written as a list: plain Python, as JSON would give
+        return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, bytes):
@@ -170,6 +173,7 @@ def load_dataset(path: str | os.PathLike, *, splits: tuple[str, ...] = SPLITS) -
     with open_h5(path) as f:
         check_root_attrs(f, path)
         shapes = check_structure(f, path, tuple(splits))
+        check_fits_memory(f, path, shapes)
         loaded = {split: _load_split(f, path, split, shapes[split]) for split in splits}
         attrs = read_attrs(f)
     return Dataset(path=path, attrs=attrs, splits=loaded)

@@ -9,6 +9,7 @@ before writing.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator, Mapping
 
@@ -25,7 +26,9 @@ from kdsearch.data.schema import (
     REQUIRED_FIELDS,
     field_key,
 )
-from kdsearch.errors import DataError
+from kdsearch.data.bounds import check_split_shapes, scalar_attr
+from kdsearch.errors import DataError, UserError, short
+from kdsearch.userfiles import os_problem, regular_file
 
 # Rows are scanned in blocks so a finite-check's boolean temporary stays near 16 M elements,
 # whatever the split size (MOSEI audio alone is 2.4 GB).
@@ -34,10 +37,17 @@ _BLOCK_ELEMENTS = 1 << 24
 
 def open_h5(path: str) -> h5py.File:
     """Open a dataset file for reading, or raise a DataError saying why it cannot be read."""
-    if not os.path.exists(path):
-        raise DataError("file not found", file=path)
-    if os.path.isdir(path):
-        raise DataError("is a directory, expected an HDF5 dataset file", file=path)
+    try:
+        os.stat(path)
+    except OSError as exc:
+        raise DataError("file not found" if exc.errno == errno.ENOENT else os_problem(exc, "dataset file"),
+                        file=path) from None
+    except ValueError:  # a NUL in the name
+        raise DataError("a file name cannot hold a NUL character", file=path) from None
+    try:
+        regular_file(path, what="dataset file")  # a pipe or device would block or stream forever
+    except UserError as exc:
+        raise DataError(exc.problem, file=path) from None
     if not h5py.is_hdf5(path):
         raise DataError("not an HDF5 file", file=path)
     try:
@@ -58,19 +68,21 @@ def read_field(ds: h5py.Dataset, path: str, key: str) -> np.ndarray:
 
 def check_root_attrs(f: h5py.File, path: str) -> None:
     """Check the root attributes that mark a file as this layout, in a version this code reads."""
-    fmt = f.attrs.get("format")
+    fmt = scalar_attr(f, "format", path)
     if fmt is None:
         raise DataError(f"root attribute missing: not a {FORMAT} file", file=path, field="format")
     if fmt != FORMAT:
-        raise DataError(f"is {fmt!r}, expected {FORMAT!r}", file=path, field="format")
-    version = f.attrs.get("format_version")
-    version = version.item() if isinstance(version, np.generic) else version
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise DataError(f"is {version!r}, this kdsearch reads version {FORMAT_VERSION}", file=path,
+        raise DataError(f"is {short(fmt)}, expected {FORMAT!r}", file=path, field="format")
+    version = scalar_attr(f, "format_version", path)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise DataError(f"is {short(version)}, this kdsearch reads version {FORMAT_VERSION}", file=path,
                         field="format_version")
-    if not f.attrs.get("fingerprint"):  # teacher caches are keyed by it: never guess one
+    fingerprint = scalar_attr(f, "fingerprint", path)
+    if not fingerprint:  # teacher caches are keyed by it: never guess one
         raise DataError("root attribute missing; write files with kdsearch (data synth / import)",
                         file=path, field="fingerprint")
+    if not isinstance(fingerprint, str) or not fingerprint.isalnum() or len(fingerprint) > 128:
+        raise DataError(f"must be a hex digest, got {short(fingerprint)}", file=path, field="fingerprint")
 
 
 def check_structure(f: h5py.File, path: str, splits: tuple[str, ...]) -> dict[str, dict[str, tuple]]:
@@ -107,6 +119,7 @@ def _check_split_fields(group: h5py.Group, path: str, split: str) -> dict[str, t
             raise DataError(f"shape {obj.shape} has rank {len(obj.shape)}, expected {spec.axes}",
                             file=path, field=key)
         shapes[name] = tuple(obj.shape)
+    check_split_shapes(shapes, path, split)
     n = shapes["text"][0]
     for name, shape in shapes.items():
         if shape[0] != n:

@@ -52,6 +52,7 @@ from kdsearch.distill.base import KD_LEVELS, KDLoss
 from kdsearch.distill.crd_inputs import EmbedHead, unit_input
 from kdsearch.distill.crd_memory import NEGATIVE_MODES, ContrastMemory
 from kdsearch.distill.registry import register_loss
+from kdsearch.errors import short
 from kdsearch.models.options import InvalidOption, check_choice, check_positive
 from kdsearch.models.output import ModelOutput
 
@@ -108,13 +109,13 @@ class CRDLoss(KDLoss):
             if option == "nce_k" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidOption(option, f"must be an integer >= 1, got {value!r}")
+                raise InvalidOption(option, f"must be an integer >= 1, got {short(value)}")
         check_positive("nce_t", nce_t)
         if isinstance(nce_m, bool) or not isinstance(nce_m, (int, float)) or not 0 <= nce_m < 1:
-            raise InvalidOption("nce_m", f"must be a momentum in [0, 1), got {nce_m!r}")
+            raise InvalidOption("nce_m", f"must be a momentum in [0, 1), got {short(nce_m)}")
         if level in _PER_PAIR:
             if not isinstance(pairs, dict) or not pairs:
-                raise InvalidOption("pairs", f"level {level!r} needs the student pair -> teacher pair mapping")
+                raise InvalidOption("pairs", f"level {short(level)} needs the student pair -> teacher pair mapping")
         self.pairs = dict(pairs or {})
         self.level, self.feat_dim, self.negatives = level, feat_dim, negatives
         self.nce_k, self.nce_t, self.nce_m = nce_k, float(nce_t), float(nce_m)
@@ -253,7 +254,7 @@ class CRDLoss(KDLoss):
         found = (out.attn_scores if self.level == "attention_maps" else out.post_attention).get(pair)
         if not found:
             what = "maps_for" if self.level == "attention_maps" else "post_attention_for"
-            raise KeyError(f"CRD at {self.level}: the {who} output has nothing for pair {pair!r}; run the {who} "
+            raise KeyError(f"CRD at {self.level}: the {who} output has nothing for pair {short(pair)}; run the {who} "
                            f"with {what} including it")
         return found
 
@@ -262,7 +263,7 @@ class CRDLoss(KDLoss):
 
     def _unit_loss(self, name: str, s: torch.Tensor, t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         if name not in self.units:
-            warnings.warn(f"CRD unit {name!r} built at its first forward: bind() the loss before building the "
+            warnings.warn(f"CRD unit {short(name)} built at its first forward: bind() the loss before building the "
                           f"optimiser, or its embedding heads are not trained", stacklevel=3)
             width = (lambda x: x.shape[-1]) if self.per_row else (lambda x: x.flatten(1).shape[1])
             self._add_unit(name, width(s), width(t), device=s.device)
@@ -293,5 +294,5 @@ def _output_layer(model: nn.Module) -> nn.Linear:
 def _encoder(model: nn.Module, pair: str, who: str) -> nn.Module:
     encoders = model.body.encoders
     if pair not in encoders:
-        raise InvalidOption("pairs", f"the {who} has no transformer {pair!r}; it has {', '.join(model.pair_names)}")
+        raise InvalidOption("pairs", f"the {who} has no transformer {short(pair)}; it has {', '.join(model.pair_names)}")
     return encoders[pair]

@@ -43,6 +43,7 @@ from torch import nn
 from kdsearch.distill.align import MapResizer, reconstruction_loss, resized_teacher_log_maps
 from kdsearch.distill.base import KDLoss
 from kdsearch.distill.registry import register_loss
+from kdsearch.errors import short
 from kdsearch.models.options import InvalidOption, check_choice, check_flags, check_positive
 from kdsearch.models.output import ModelOutput
 
@@ -102,7 +103,7 @@ class EDAMLoss(KDLoss):
         super().__init__()
         if not isinstance(pairs, dict) or not pairs or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()):
-            raise InvalidOption("pairs", f"must be a non-empty mapping student pair -> teacher pair, got {pairs!r}")
+            raise InvalidOption("pairs", f"must be a non-empty mapping student pair -> teacher pair, got {short(pairs)}")
         check_positive("temperature", temperature)
         check_choice("direction", direction, DIRECTIONS)
         check_choice("heads", heads, HEAD_MODES)
@@ -156,7 +157,7 @@ class EDAMLoss(KDLoss):
         key = f"{s_pair}|{layer}"
         if key not in self.resizers:
             if device is not None:
-                warnings.warn(f"EDAM-T↑ resizer {key!r} built at its first forward: bind() the loss before "
+                warnings.warn(f"EDAM-T↑ resizer {short(key)} built at its first forward: bind() the loss before "
                               f"building the optimiser, or it is not trained", stacklevel=4)
             resizer = MapResizer(tuple(t_shape), tuple(s_shape), trainable=self.upsample_trainable)
             self.resizers[key] = resizer if device is None else resizer.to(device)
@@ -177,12 +178,12 @@ class EDAMLoss(KDLoss):
         resize = self.align == "teacher_up" and s_scores.shape[-2:] != t_scores.shape[-2:]
         if s_scores.shape[0] != t_scores.shape[0] or (s_scores.shape[-2:] != t_scores.shape[-2:] and not resize):
             raise ValueError(
-                f"EDAM: student map {s_pair!r} has (B, T_q, T_k) = {_size(s_scores)} but teacher map {t_pair!r} has "
+                f"EDAM: student map {short(s_pair)} has (B, T_q, T_k) = {_size(s_scores)} but teacher map {short(t_pair)} has "
                 f"{_size(t_scores)}; sizes must match (use the student's align='student_down', or this loss's "
                 f"align='teacher_up')")
         if self.heads == "per_head" and s_scores.shape[1] != t_scores.shape[1]:
-            raise InvalidOption("heads", f"'per_head' needs equal head counts: student {s_pair!r} has "
-                                         f"{s_scores.shape[1]}, teacher {t_pair!r} has {t_scores.shape[1]}")
+            raise InvalidOption("heads", f"'per_head' needs equal head counts: student {short(s_pair)} has "
+                                         f"{s_scores.shape[1]}, teacher {short(t_pair)} has {t_scores.shape[1]}")
         log_s, allowed_s = log_attention_maps(s_scores, self.temperature, self.heads)
         log_t, allowed_t = log_attention_maps(t_scores, self.temperature, self.heads)
         reconstruction = None
@@ -211,14 +212,14 @@ class EDAMLoss(KDLoss):
 def _layers(out: ModelOutput, pair: str, who: str) -> list[torch.Tensor]:
     layers = out.attn_scores.get(pair)
     if not layers:
-        raise KeyError(f"EDAM: the {who} output has no attention scores for {pair!r} "
+        raise KeyError(f"EDAM: the {who} output has no attention scores for {short(pair)} "
                        f"(has {sorted(out.attn_scores)}); run the {who} with maps_for including it")
     return layers
 
 
 def _encoder(model: nn.Module, pair: str, who: str) -> nn.Module:
     if pair not in model.body.encoders:
-        raise InvalidOption("pairs", f"the {who} has no transformer {pair!r}; it has {', '.join(model.pair_names)}")
+        raise InvalidOption("pairs", f"the {who} has no transformer {short(pair)}; it has {', '.join(model.pair_names)}")
     return model.body.encoders[pair]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from kdsearch.distill.base import KDLoss
-from kdsearch.errors import SpaceError
+from kdsearch.errors import SpaceError, short
 from kdsearch.config import did_you_mean
 from kdsearch.models.options import InvalidOption
 
@@ -17,9 +17,9 @@ def register_loss(name: str):
 
     def register(cls: type[KDLoss]) -> type[KDLoss]:
         if name in LOSSES:
-            raise ValueError(f"distillation loss {name!r} is already registered by {LOSSES[name].__qualname__}")
+            raise ValueError(f"distillation loss {short(name)} is already registered by {LOSSES[name].__qualname__}")
         if not (isinstance(cls, type) and issubclass(cls, KDLoss)):
-            raise TypeError(f"{cls!r} registered as {name!r} is not a KDLoss subclass")
+            raise TypeError(f"{short(cls)} registered as {short(name)} is not a KDLoss subclass")
         cls.name = name
         LOSSES[name] = cls
         return cls
@@ -53,16 +53,16 @@ def build_loss(name: str, **options) -> KDLoss:
             (field `distill.<option>`); the message lists what is allowed.
     """
     if name not in LOSSES:
-        raise SpaceError(f"unknown method {name!r}{did_you_mean(str(name), LOSSES)}; "
+        raise SpaceError(f"unknown method {short(name)}{did_you_mean(str(name), LOSSES)}; "
                          f"allowed: {', '.join(sorted(LOSSES))}", field="distill.method")
     allowed = loss_options(name)
     for key in options:
         if key not in allowed:
-            raise SpaceError(f"unknown option for method {name!r}{did_you_mean(key, allowed)}; "
+            raise SpaceError(f"unknown option for method {short(name)}{did_you_mean(key, allowed)}; "
                              f"allowed: {', '.join(allowed) or 'none'}", field=f"distill.{key}")
     for key, default in allowed.items():
         if default is inspect.Parameter.empty and key not in options:
-            raise SpaceError(f"method {name!r} needs this option", field=f"distill.{key}")
+            raise SpaceError(f"method {short(name)} needs this option", field=f"distill.{key}")
     try:
         return LOSSES[name](**options)
     except InvalidOption as err:

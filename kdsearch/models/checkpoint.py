@@ -19,6 +19,7 @@ from torch import nn
 
 from kdsearch.atomic import atomic_write
 from kdsearch.errors import UserError
+from kdsearch.userfiles import regular_file
 
 # A model file's `arch`: a teacher architecture (kdsearch.train.teachers) or the video-only student.
 STUDENT_ARCH = "video_student"
@@ -45,6 +46,10 @@ def read_weights_only(file: str, *, what: str, objects_hint: str = "refused unre
     A file holding pickled Python objects is refused without running them; torch's own message
     (ANSI-styled, explaining how to load the file unsafely) is not advice to pass on.
     """
+    try:
+        regular_file(file, what=what.removeprefix("kdsearch "))  # a named pipe would block torch.load
+    except UserError as exc:
+        raise UserError(exc.problem, file=file) from None
     try:
         return torch.load(file, map_location="cpu", weights_only=True)
     except FileNotFoundError:

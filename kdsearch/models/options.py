@@ -7,7 +7,10 @@ the builders turn it into a `SpaceError` whose field names the YAML key (`teache
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+
+from kdsearch.errors import short
 
 
 class InvalidOption(ValueError):
@@ -28,19 +31,20 @@ def check_choice(option: str, value: object, allowed: Iterable[object]) -> None:
     """Raise `InvalidOption` unless `value` is one of `allowed` (listed in the message)."""
     allowed = list(allowed)
     if value not in allowed:
-        raise InvalidOption(option, f"{value!r} is not one of {', '.join(map(repr, allowed))}")
+        raise InvalidOption(option, f"{short(value)} is not one of {', '.join(map(repr, allowed))}")
 
 
 def check_positive(option: str, value: float) -> None:
-    """Raise `InvalidOption` unless `value` is a number > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidOption(option, f"must be a number > 0, got {value!r}")
+    """Raise `InvalidOption` unless `value` is a finite number > 0 (an infinite temperature or
+    scale would silently flatten every softmax it divides)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise InvalidOption(option, f"must be a finite number > 0, got {short(value)}")
 
 
 def check_probability(option: str, value: float) -> None:
     """Raise `InvalidOption` unless `value` is a dropout probability in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise InvalidOption(option, f"must be a probability in [0, 1), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:  # NaN fails too
+        raise InvalidOption(option, f"must be a probability in [0, 1), got {short(value)}")
 
 
 # MulT uses 5 layers per transformer. A model hundreds deep is a typo, and validation, which
@@ -53,7 +57,7 @@ def check_sizes(**sizes: int) -> None:
     `layers` is at most `MAX_LAYERS`."""
     for option, value in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidOption(option, f"must be an integer >= 1, got {value!r}")
+            raise InvalidOption(option, f"must be an integer >= 1, got {short(value)}")
     if sizes.get("layers", 1) > MAX_LAYERS:
         raise InvalidOption("layers", f"must be at most {MAX_LAYERS} (MulT uses 5), got {sizes['layers']}")
     if "heads" in sizes and "d_model" in sizes and sizes["d_model"] % sizes["heads"]:
@@ -71,4 +75,4 @@ def check_flags(**flags: bool) -> None:
     ``"no"`` is truthy in Python and would silently switch the option on."""
     for option, value in flags.items():
         if not isinstance(value, bool):
-            raise InvalidOption(option, f"must be true or false, got {value!r}")
+            raise InvalidOption(option, f"must be true or false, got {short(value)}")

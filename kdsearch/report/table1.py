@@ -102,15 +102,13 @@ def teacher_rows(results_dir: Path, meta: dict) -> pd.DataFrame:
 
 def _teachers_from_cache(results_dir: Path) -> dict[str, dict]:
     """Best effort: rebuild each branch's cache key from space.yaml and read its meta.json."""
-    import yaml
-
+    from kdsearch.results.store import read_space_record
     from kdsearch.train.teacher_cache import teacher_path
 
     try:
-        record = yaml.safe_load((results_dir / "space.yaml").read_text())
-        config = record["config"]
+        config = read_space_record(results_dir)["config"]
         fingerprint = _fingerprint(config["data"])
-    except (OSError, KeyError, TypeError, yaml.YAMLError, UserError):
+    except (KeyError, TypeError, UserError):
         return {}
     found = {}
     if config["teacher"].get("arch", "mult") != "mult":

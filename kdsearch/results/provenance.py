@@ -128,16 +128,15 @@ def _missing(value: Any) -> bool:
 
 
 def read_space_record(folder) -> dict | None:
-    """results/<name>/space.yaml (the space as run), or None when it is missing or unreadable."""
-    from pathlib import Path
-
-    import yaml
+    """results/<name>/space.yaml (the space as run), or None when it is missing or unreadable: a
+    report still shows what the parquet files hold."""
+    from kdsearch.errors import UserError
+    from kdsearch.results.store import read_space_record as read_checked
 
     try:
-        record = yaml.safe_load((Path(folder) / "space.yaml").read_text())
-    except (OSError, yaml.YAMLError):
+        return read_checked(folder)
+    except UserError:
         return None
-    return record if isinstance(record, dict) and isinstance(record.get("config"), dict) else None
 
 
 def settings_lines(record: dict, trials: pd.DataFrame, searched: list[str]) -> list[str]:

@@ -18,9 +18,12 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
+from kdsearch import safe_yaml
 from kdsearch.atomic import atomic_write
-from kdsearch.errors import UserError
+from kdsearch.errors import UserError, short
+from kdsearch.userfiles import load_user_json, read_user_text
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,31 @@ EPOCHS_FILE = "epochs.parquet"
 # can truncate it; kdsearch.search.recovery puts this copy back before a resume).
 TUNE_STATE_BACKUP = ".tune-state"
 _TUNE_STATE = ("experiment_state-{}.json", "search_gen_state-{}.json", "searcher-state-{}.pkl")
-_META_FIELDS = ("metric", "mode", "searched", "max_epochs")
+SPACE_FILE = "space.yaml"
+
+
+def _strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# What every reader of meta.json takes for granted: checked once, so a hand-edited or damaged
+# file costs one line naming the field, not a traceback in whichever verb reads it.
+_META_FIELDS = {
+    "metric": (lambda v: isinstance(v, str), "a metric name"),
+    "mode": (lambda v: v in ("max", "min"), "max or min"),
+    "searched": (_strings, "a list of parameter paths"),
+    "max_epochs": (_count, "an integer >= 0"),
+}
+_META_OPTIONAL = {
+    "rungs": (lambda v: isinstance(v, list) and all(_count(r) for r in v), "a list of epochs"),
+    "objectives": (lambda v: isinstance(v, list) and all(isinstance(o, dict) and isinstance(o.get("metric"), str)
+                                                          and o.get("mode") in ("max", "min") for o in v),
+                   "a list of {metric, mode}"),
+}
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -120,16 +147,38 @@ def read_results(results_dir: str | os.PathLike) -> tuple[dict, pd.DataFrame, pd
     meta_path = root / META_FILE
     if not meta_path.is_file():
         raise UserError("missing (not a kdsearch results directory?)", file=str(meta_path))
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"not readable JSON ({exc})", file=str(meta_path)) from exc
+    meta = load_user_json(meta_path, what="meta.json")
     if not isinstance(meta, dict):
         raise UserError("must hold a JSON object", file=str(meta_path))
-    for field in _META_FIELDS:
+    for field, (ok, want) in _META_FIELDS.items():
         if field not in meta:
             raise UserError("missing", file=str(meta_path), field=field)
+        if not ok(meta[field]):
+            raise UserError(f"must be {want}, got {short(meta[field])}", file=str(meta_path), field=field)
+    for field, (ok, want) in _META_OPTIONAL.items():
+        if meta.get(field) is not None and not ok(meta[field]):
+            raise UserError(f"must be {want}, got {short(meta[field])}", file=str(meta_path), field=field)
     return meta, _read_parquet(root / TRIALS_FILE), _read_parquet(root / EPOCHS_FILE)
+
+
+def read_space_record(results_dir: str | os.PathLike) -> dict:
+    """A results folder's space.yaml (the checked space a search ran), read through the one
+    bounded YAML loader; it must hold the `config` mapping every verb rebuilds trials from."""
+    path = Path(results_dir) / SPACE_FILE
+    text = read_user_text(path, what="space.yaml (not a kdsearch search?)")
+    try:
+        record = safe_yaml.load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise UserError(f"malformed YAML: {getattr(exc, 'problem', None) or exc}", file=str(path),
+                        field=f"line {mark.line + 1}" if mark else None) from None
+    if not isinstance(record, dict):
+        raise UserError("must hold a YAML mapping", file=str(path))
+    if not isinstance(record.get("config"), dict):
+        raise UserError(f"must be a mapping, got {short(record.get('config'))}", file=str(path), field="config")
+    if record.get("storage") is not None and not isinstance(record["storage"], str):
+        raise UserError(f"must be a path or URI, got {short(record['storage'])}", file=str(path), field="storage")
+    return record
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from kdsearch.atomic import atomic_write_text
 from kdsearch.errors import UserError
+from kdsearch.results.store import read_space_record
 from kdsearch.search.recovery import check_disk, disk_problem, recover_for_resume
 from kdsearch.search.resources import ResourcePlan, plan_resources
 from kdsearch.spec.space import NAME_RE, Space
@@ -103,17 +106,25 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
         if plan is None:
             plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
         name, folder = results_dir_for(space, opts)
-        if not opts.resume:
-            record = {**_space_record(space), "storage": opts.storage}
-            (folder / "space.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
-        elif opts.storage is None:  # resume where the search kept its checkpoints
-            opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
-        console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
-        console.print(plan.describe())
-        data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
-        device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
-        teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+        fitting = {"started": False}  # set once Tune runs: from then on the folder is a search's
+        try:
+            if not opts.resume:
+                record = {**_space_record(space), "storage": opts.storage}
+                atomic_write_text(folder / "space.yaml", yaml.safe_dump(record, sort_keys=False))
+            elif opts.storage is None:  # resume where the search kept its checkpoints
+                opts.storage = read_space_record(folder).get("storage")
+            console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
+            console.print(plan.describe())
+            data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
+            device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
+            teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
+            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, fitting)
+        except BaseException:
+            # A run that fails before its first trial (teacher training, the searcher's setup)
+            # leaves no half-made folder that would block the name (`--name` refuses a taken one).
+            if not opts.resume and not fitting["started"]:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
     finally:
         unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
@@ -174,13 +185,14 @@ def _local_cuda() -> bool:
 
 
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console):
+         console, fitting: dict):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
         for note in recover_for_resume(folder, tune_local=not opts.storage):
             console.print(f"[yellow]{note}[/]")
     tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+    fitting["started"] = True
     try:
         return tuner.fit()
     except Exception as exc:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from kdsearch.errors import SpaceError, UserError
+from kdsearch.errors import SpaceError, UserError, short
 from kdsearch.spec import schema
 from kdsearch.spec.kinds import kind_of
-from kdsearch.spec.search_checks import check_resources, check_search
-from kdsearch.spec.values import is_int, is_number, positive_int
+from kdsearch.spec.search_checks import check_conditions, check_resources, check_search
+from kdsearch.spec.values import TORCH_SEEDS, is_number, positive_int, seed
 
 if TYPE_CHECKING:
     from kdsearch.spec.space import Space
@@ -26,6 +26,7 @@ def check_experiment(space: "Space") -> None:
     _check_values(cfg, file)
     check_search(space)
     check_resources(space)
+    check_conditions(space)
     kind_of(cfg).check(space)
     _check_searched_values(space)
 
@@ -33,20 +34,18 @@ def check_experiment(space: "Space") -> None:
 def _check_values(cfg: dict, file: str) -> None:
     """The settings a trial reads as plain values: task, data source, training, loss weights."""
     if cfg["task"] not in schema.TASKS:
-        raise SpaceError(f"must be one of {', '.join(schema.TASKS)}, got {cfg['task']!r}", file=file, field="task")
+        raise SpaceError(f"must be one of {', '.join(schema.TASKS)}, got {short(cfg['task'])}", file=file, field="task")
     _check_data(cfg["data"], file)
     for section in ("train", "teacher_train"):
         if section in cfg:
             _check_training(cfg[section], file, section, schema.METRICS[cfg["task"]])
     frac = cfg["train"]["labelled_fraction"]
     if not is_number(frac) or not 0 < frac <= 1:
-        raise SpaceError(f"must be in (0, 1], got {frac!r}", file=file, field="train.labelled_fraction")
-    if not is_int(cfg["train"]["labelled_seed"]):
-        raise SpaceError(f"must be an integer, got {cfg['train']['labelled_seed']!r}", file=file,
-                         field="train.labelled_seed")
+        raise SpaceError(f"must be in (0, 1], got {short(frac)}", file=file, field="train.labelled_fraction")
+    seed(cfg["train"]["labelled_seed"], file, "train.labelled_seed", TORCH_SEEDS, "a torch generator's seed")
     for key, weight in (cfg.get("loss") or {}).items():
         if not is_number(weight) or weight < 0:
-            raise SpaceError(f"must be a number >= 0, got {weight!r}", file=file, field=f"loss.{key}")
+            raise SpaceError(f"must be a number >= 0, got {short(weight)}", file=file, field=f"loss.{key}")
 
 
 def _check_data(data: dict, file: str) -> None:
@@ -54,14 +53,15 @@ def _check_data(data: dict, file: str) -> None:
 
     path, preset = data.get("path"), data.get("synthetic")
     if path is not None and (not isinstance(path, str) or not path.strip()):
-        raise SpaceError(f"must be the path of a dataset file, got {path!r}", file=file, field="data.path")
+        raise SpaceError(f"must be the path of a dataset file, got {short(path)}", file=file, field="data.path")
     if path is not None and not os.path.isfile(os.path.expanduser(path)):
-        raise SpaceError(f"no such dataset file {path!r}", file=file, field="data.path")
+        what = "not a regular file (a folder, pipe or device)" if os.path.exists(os.path.expanduser(path)) else \
+            "no such dataset file"
+        raise SpaceError(f"{what} {short(path)}", file=file, field="data.path")
     if path is None and (not isinstance(preset, str) or preset not in PRESETS):
-        raise SpaceError(f"unknown synthetic preset {preset!r}; presets: {', '.join(PRESETS)} (or set data.path)",
+        raise SpaceError(f"unknown synthetic preset {short(preset)}; presets: {', '.join(PRESETS)} (or set data.path)",
                          file=file, field="data.synthetic")
-    if not is_int(data.get("seed", 0)):
-        raise SpaceError(f"must be an integer, got {data.get('seed')!r}", file=file, field="data.seed")
+    seed(data.get("seed", 0), file, "data.seed", (0, TORCH_SEEDS[1]), "numpy's generator takes seeds >= 0")
 
 
 def _check_searched_values(space: "Space") -> None:
@@ -83,9 +83,9 @@ def _check_searched_values(space: "Space") -> None:
                 if numeric:
                     kind_of(cfg).check_searched(cfg, space, path)
             except UserError as exc:
-                raise SpaceError(f"value {value!r}: {exc.problem}", file=space.file, field=f"params.{path}") from None
+                raise SpaceError(f"value {short(value)}: {exc.problem}", file=space.file, field=f"params.{path}") from None
             except (ValueError, TypeError) as exc:
-                raise SpaceError(f"value {value!r}: {exc}", file=space.file, field=f"params.{path}") from None
+                raise SpaceError(f"value {short(value)}: {exc}", file=space.file, field=f"params.{path}") from None
 
 
 def _check_training(section: dict, file: str, name: str, metrics: tuple[str, ...]) -> None:
@@ -94,10 +94,10 @@ def _check_training(section: dict, file: str, name: str, metrics: tuple[str, ...
     for key in ("lr", "weight_decay", "grad_clip"):
         value = section[key]
         if not is_number(value) or value < 0 or (key == "lr" and value == 0):
-            raise SpaceError(f"must be a {'positive' if key == 'lr' else 'non-negative'} number, got {value!r}",
+            raise SpaceError(f"must be a {'positive' if key == 'lr' else 'non-negative'} number, got {short(value)}",
                              file=file, field=f"{name}.{key}")
-    if not is_int(section["seed"]):
-        raise SpaceError(f"must be an integer, got {section['seed']!r}", file=file, field=f"{name}.seed")
+    seed(section["seed"], file, f"{name}.seed", TORCH_SEEDS, "torch.manual_seed and the results table take "
+         "64-bit seeds")
     from kdsearch.models.options import InvalidOption
     from kdsearch.train.recipes import check_recipe
 

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from kdsearch.config import did_you_mean
-from kdsearch.errors import DataError, SpaceError, UserError
+from kdsearch.errors import DataError, SpaceError, UserError, short
 
 if TYPE_CHECKING:
     from kdsearch.spec.space import Space
@@ -42,7 +42,7 @@ def check_distill(space: "Space") -> None:
     checked = set()
     for cfg in configs:
         method = cfg["distill"]["method"]
-        where = f"row {cfg['row']!r}: " if "row" in cfg else ""
+        where = f"row {short(cfg['row'])}: " if "row" in cfg else ""
         key = json.dumps([cfg["teacher"], cfg["student"], cfg["distill"], cfg["task"]], sort_keys=True, default=str)
         if key in checked:
             continue
@@ -75,12 +75,12 @@ def check_method(cfg: dict, file: str) -> None:
     from kdsearch.distill import LOSSES
 
     method, level, pairs = cfg["distill"]["method"], cfg["distill"]["level"], cfg["distill"]["pairs"]
-    where = f"row {cfg['row']!r}: " if "row" in cfg else ""
+    where = f"row {short(cfg['row'])}: " if "row" in cfg else ""
     if not isinstance(method, str) or method not in LOSSES:
-        raise SpaceError(f"{where}unknown method {method!r}; registered: {', '.join(sorted(LOSSES))}"
+        raise SpaceError(f"{where}unknown method {short(method)}; registered: {', '.join(sorted(LOSSES))}"
                          + did_you_mean(str(method), LOSSES), file=file, field="distill.method")
     if not isinstance(level, str) or level not in LOSSES[method].levels:
-        raise SpaceError(f"{where}method {method} cannot distil at level {level!r}; it allows "
+        raise SpaceError(f"{where}method {method} cannot distil at level {short(level)}; it allows "
                          f"{', '.join(sorted(LOSSES[method].levels))}", file=file, field="distill.level")
     from kdsearch.distill import loss_options as accepted
 
@@ -92,7 +92,7 @@ def check_method(cfg: dict, file: str) -> None:
     if pairs is not None and not (isinstance(pairs, dict) and all(isinstance(k, str) and isinstance(v, str)
                                                                  for k, v in pairs.items())):
         raise SpaceError(f"{where}must map student transformers to teacher ones, e.g. {{'V<-L': 'V<-L'}}, or be "
-                         f"null, got {pairs!r}", file=file, field="distill.pairs")
+                         f"null, got {short(pairs)}", file=file, field="distill.pairs")
 
 
 def _check_options_used(space: "Space", configs: list[dict]) -> None:
@@ -158,10 +158,10 @@ def _bind_pairs(cfg: dict, method: str):
     pairs = cfg["distill"]["pairs"] or default_pairs(cfg)
     for s_pair, t_pair in pairs.items():
         if s_pair not in student.pair_names:
-            raise SpaceError(f"student has no transformer {s_pair!r}; it has {', '.join(student.pair_names)}",
+            raise SpaceError(f"student has no transformer {short(s_pair)}; it has {', '.join(student.pair_names)}",
                              field="distill.pairs")
         if t_pair not in teacher.pair_names:
-            raise SpaceError(f"teacher has no transformer {t_pair!r}; it has {', '.join(teacher.pair_names)}",
+            raise SpaceError(f"teacher has no transformer {short(t_pair)}; it has {', '.join(teacher.pair_names)}",
                              field="distill.pairs")
     loss = make_kd_loss(cfg)
     # The loss checks what it can align (EDAM: equal maps, or teacher_up; CRD: any sizes) and

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from kdsearch.errors import SpaceError, UserError
+from kdsearch.errors import SpaceError, UserError, short
 
 ENV_CAP = "KDSEARCH_MAX_MODEL_MEMORY"
 BYTES_TRAINED = 16  # weight + gradient + Adam exp_avg + exp_avg_sq, float32 each
@@ -115,7 +115,7 @@ def parse_bytes(text: str) -> int:
     match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
     unit = match and match.group(2).lower()
     if not match or unit not in _UNITS or float(match.group(1)) <= 0:
-        raise UserError(f"must be a size such as 24GiB or 500MB, got {text!r}", field=ENV_CAP)
+        raise UserError(f"must be a size such as 24GiB or 500MB, got {short(text)}", field=ENV_CAP)
     return int(float(match.group(1)) * _UNITS[unit])
 
 

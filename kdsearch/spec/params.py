@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kdsearch.config import did_you_mean
-from kdsearch.errors import SpaceError
+from kdsearch.errors import SpaceError, short
 
 PARAM_KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
 TYPES = ("float", "int", "categorical")
@@ -107,7 +107,7 @@ def _parse_one(path: str, entry: Any, file: str, known_paths) -> ParamSpec:
                              field=f"{where}.{key}")
     kind = entry.get("type")
     if kind not in TYPES:
-        raise SpaceError(f"type must be one of {', '.join(TYPES)}, got {kind!r}", file=file, field=f"{where}.type")
+        raise SpaceError(f"type must be one of {', '.join(TYPES)}, got {short(kind)}", file=file, field=f"{where}.type")
     when = _parse_when(entry.get("when"), file, where)
     if kind == "categorical":
         choices = entry.get("choices")
@@ -115,8 +115,11 @@ def _parse_one(path: str, entry: Any, file: str, known_paths) -> ParamSpec:
             raise SpaceError("categorical needs a non-empty list 'choices'", file=file, field=f"{where}.choices")
         odd = next((c for c in choices if not _is_scalar(c)), None)
         if odd is not None:  # Optuna stores choices in its study: only plain scalars survive that
-            raise SpaceError(f"choices must be strings, numbers, booleans or null, got {odd!r}", file=file,
+            raise SpaceError(f"choices must be strings, numbers, booleans or null, got {short(odd)}", file=file,
                              field=f"{where}.choices")
+        twice = _repeated(choices)
+        if twice is not None:  # Optuna finds a choice by equality: the second copy is never used
+            raise SpaceError(f"{short(twice[0])} is listed twice", file=file, field=f"{where}.choices")
         extra = set(entry) - {"type", "choices", "when"}
         if extra:
             raise SpaceError(f"'{sorted(extra)[0]}' does not apply to a categorical parameter", file=file, field=where)
@@ -130,7 +133,7 @@ def _parse_numeric(path, kind, entry, when, file, where) -> ParamSpec:
         value = entry.get(key)
         if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
             need = "a finite number" if kind == "float" else "an integer"
-            raise SpaceError(f"'{key}' must be {need}, got {value!r}", file=file, field=f"{where}.{key}")
+            raise SpaceError(f"'{key}' must be {need}, got {short(value)}", file=file, field=f"{where}.{key}")
     low, high = entry["low"], entry["high"]
     if low > high:
         raise SpaceError(f"inverted range: low {low} > high {high}", file=file, field=where)
@@ -139,7 +142,7 @@ def _parse_numeric(path, kind, entry, when, file, where) -> ParamSpec:
                          file=file, field=where)
     log = entry.get("log", False)
     if not isinstance(log, bool):
-        raise SpaceError(f"'log' must be true or false, got {log!r}", file=file, field=f"{where}.log")
+        raise SpaceError(f"'log' must be true or false, got {short(log)}", file=file, field=f"{where}.log")
     step = entry.get("step")
     if log and low <= 0:
         raise SpaceError(f"log scale needs low > 0, got {low}", file=file, field=f"{where}.low")
@@ -148,7 +151,7 @@ def _parse_numeric(path, kind, entry, when, file, where) -> ParamSpec:
             raise SpaceError("'step' cannot be combined with log scale", file=file, field=f"{where}.step")
         if isinstance(step, bool) or not isinstance(step, number) or not 0 < step <= high - low:
             raise SpaceError(f"'step' must be a positive number no larger than high - low = {high - low:g}, "
-                             f"got {step!r}", file=file, field=f"{where}.step")
+                             f"got {short(step)}", file=file, field=f"{where}.step")
     return ParamSpec(path, kind, low=low, high=high, log=log, step=step, when=when)
 
 
@@ -163,9 +166,32 @@ def _parse_when(raw: Any, file: str, where: str) -> dict[str, tuple]:
         allowed = tuple(value) if isinstance(value, list) else (value,)
         if not isinstance(path, str) or not allowed or not all(_is_scalar(v) for v in allowed):
             raise SpaceError("'when' must map parameter paths to a value or a non-empty list of values, got "
-                             f"{path!r}: {value!r}", file=file, field=f"{where}.when")
+                             f"{short(path)}: {short(value)}", file=file, field=f"{where}.when")
         when[path] = allowed
     return when
+
+
+def _repeated(choices: list) -> tuple | None:
+    """(the first choice equal to an earlier one,) or None; True and 1 are different choices here."""
+    for i, choice in enumerate(choices):
+        if any(_same(choice, other) for other in choices[:i]):
+            return (choice,)
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def can_take(spec: ParamSpec, value: Any) -> bool:
+    """Whether the searched parameter `spec` can ever be sampled as `value` (for `when`)."""
+    if spec.type == "categorical":
+        return any(_same(value, choice) for choice in spec.choices)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not spec.low <= value <= spec.high:
+        return False
+    if spec.type == "int":
+        return value == int(value) and (int(value) - int(spec.low)) % int(spec.step or 1) == 0
+    return True
 
 
 def _is_scalar(value: Any) -> bool:

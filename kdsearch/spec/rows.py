@@ -21,7 +21,7 @@ import re
 from typing import Any, Callable
 
 from kdsearch.config import did_you_mean, with_overrides
-from kdsearch.errors import SpaceError
+from kdsearch.errors import SpaceError, short
 from kdsearch.spec.params import DefineByRun, ParamSpec
 
 ROW_PARAM = "row"
@@ -77,7 +77,7 @@ def attach_rows(params: dict[str, ParamSpec], rows: dict[str, dict], *, file: st
     for name, overrides in rows.items():
         for path in overrides:
             if path in params:
-                raise SpaceError(f"row {name!r} sets '{path}', which params also searches; set it in one place",
+                raise SpaceError(f"row {short(name)} sets '{path}', which params also searches; set it in one place",
                                  file=file, field=f"rows.{name}.{path}")
     return {ROW_PARAM: ParamSpec(ROW_PARAM, "categorical", choices=tuple(rows)), **params}
 
@@ -90,7 +90,7 @@ def row_config(config: dict, rows: dict[str, dict], values: dict[str, Any]) -> d
     """
     name = values.get(ROW_PARAM)
     if rows and name not in rows:
-        raise SpaceError(f"unknown row {name!r}{did_you_mean(str(name), rows)}", field=ROW_PARAM)
+        raise SpaceError(f"unknown row {short(name)}{did_you_mean(str(name), rows)}", field=ROW_PARAM)
     return with_overrides(config, {**rows.get(name, {}), **values})
 
 

@@ -17,10 +17,12 @@ from typing import Any
 import yaml
 
 from kdsearch.config import deep_merge, did_you_mean, get_path, has_path, with_overrides
-from kdsearch.errors import SpaceError
+from kdsearch import safe_yaml
+from kdsearch.errors import SpaceError, UserError, short
 from kdsearch.spec import schema
 from kdsearch.spec.kinds import DEFAULT_KIND, ExperimentKind, get_kind
 from kdsearch.spec.params import ParamSpec, parse_params
+from kdsearch.userfiles import os_problem, regular_file
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "search_spaces"  # a checkout or an editable install
 # A wheel or `pip install .` puts the spaces here (pyproject's data-files).
@@ -60,13 +62,41 @@ class Space:
         return row_config(self.config, self.rows, values)
 
 
+def read_yaml(path: str | Path, *, what: str) -> Any:
+    """One YAML document of a user's file, read through the strict, bounded loader
+    (`kdsearch.safe_yaml`); every problem is a SpaceError naming the file (and line)."""
+    from kdsearch.userfiles import read_user_text
+
+    file = str(path)
+    try:
+        text = read_user_text(path, what=what)
+    except UserError as exc:
+        raise SpaceError(exc.problem, file=exc.file, field=exc.field) from None
+    try:
+        return safe_yaml.load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else None
+        kind = "refused" if isinstance(exc, safe_yaml.BoundedError) else "malformed"
+        raise SpaceError(f"{kind} YAML: {getattr(exc, 'problem', None) or exc}", file=file, field=where) from None
+
+
 def resolve_space_path(arg: str) -> Path:
     """A path as given, else a bundled space by bare name (``edam``) or as the design card and
     the README write it (``spaces/edam.yaml``, ``search_spaces/edam.yaml``). Any other path that
     does not exist is an error, never silently a bundled file of the same name."""
+    try:
+        return _resolve(arg)
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise SpaceError(os_problem(exc, "space file"), file=arg) from None
+    except UserError as exc:
+        raise SpaceError(exc.problem, file=exc.file, field=exc.field) from None
+
+
+def _resolve(arg: str) -> Path:
     path = Path(arg)
-    if path.is_file():
-        return path
+    if path.exists():  # a pipe, a folder or a device is refused by name, never opened
+        return regular_file(path, what="space file")
     bundled_dirs = [d for d in (BUNDLED_DIR, INSTALLED_DIR) if d.is_dir()]
     if str(path.parent) in (".", "spaces", "search_spaces"):
         name = path.name if path.suffix in (".yaml", ".yml") else f"{path.name}.yaml"
@@ -87,14 +117,7 @@ def load_space(arg: str, overrides: dict[str, Any] | None = None) -> Space:
     """
     path = resolve_space_path(arg)
     file = str(path)
-    try:
-        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else None
-        raise SpaceError(f"malformed YAML: {getattr(exc, 'problem', exc)}", file=file, field=where) from None
-    except OSError as exc:
-        raise SpaceError(f"cannot read: {exc.strerror}", file=file) from None
+    raw = read_yaml(path, what="space file")
     if not isinstance(raw, dict):
         raise SpaceError("a space file must be a YAML mapping", file=file)
     if overrides:
@@ -212,27 +235,6 @@ def _section_defaults(raw: dict, kind: ExperimentKind, file: str) -> dict:
     own = kind.sections(raw, file)
     common = {k: v for k, v in schema.EXPERIMENT_DEFAULTS.items() if k not in schema.DISTILL_ONLY or k in own}
     return copy.deepcopy({**common, **own})
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key written twice in one mapping: plain YAML keeps the last one
-    silently, so a second `train:` block would quietly replace the first."""
-
-    def construct_mapping(self, node, deep=False):
-        seen: dict = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` overrides on purpose
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.get(key)
-            except TypeError:  # unhashable key: SafeLoader reports it below
-                continue
-            if first is not None:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (first on line {first})",
-                                                        key_node.start_mark)
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
 
 
 def _section(raw: dict, section: str, default: dict, file: str) -> dict:

@@ -35,7 +35,7 @@ from kdsearch.dmd.decoupling_losses import ORT_AXES, ORTHOGONALITIES, cycle_loss
     reconstruction_loss
 from kdsearch.dmd.gd_unit import GDUnit, code_prior, edge_matrix
 from kdsearch.dmd.margin import MARGINS, margin_loss
-from kdsearch.errors import SpaceError
+from kdsearch.errors import SpaceError, short
 from kdsearch.train.objectives import Objective
 from kdsearch.config import did_you_mean
 from kdsearch.models.crossmodal import MODALITIES
@@ -51,7 +51,7 @@ CODE_REPR_WEIGHT = 10.0  # HeteroGD's w_r in the code's run.py
 
 def _check_weight(option: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise InvalidOption(option, f"must be a number >= 0, got {value!r}")
+        raise InvalidOption(option, f"must be a number >= 0, got {short(value)}")
     return float(value)
 
 

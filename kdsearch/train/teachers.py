@@ -17,7 +17,7 @@ from typing import Callable
 from torch import nn
 
 from kdsearch.config import did_you_mean
-from kdsearch.errors import SpaceError
+from kdsearch.errors import SpaceError, short
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ DEFAULT_ARCH = "mult"
 
 def register_arch(arch: TeacherArch) -> TeacherArch:
     if arch.name in TEACHER_ARCHS:
-        raise ValueError(f"teacher architecture {arch.name!r} is already registered")
+        raise ValueError(f"teacher architecture {short(arch.name)} is already registered")
     TEACHER_ARCHS[arch.name] = arch
     return arch
 
@@ -56,7 +56,7 @@ def register_arch(arch: TeacherArch) -> TeacherArch:
 def get_arch(name) -> TeacherArch:
     """The registered architecture `name`; SpaceError naming `teacher.arch` otherwise."""
     if not isinstance(name, str) or name not in TEACHER_ARCHS:
-        raise SpaceError(f"unknown teacher architecture {name!r}; choose {' or '.join(TEACHER_ARCHS)}"
+        raise SpaceError(f"unknown teacher architecture {short(name)}; choose {' or '.join(TEACHER_ARCHS)}"
                          + did_you_mean(str(name), TEACHER_ARCHS), field="teacher.arch")
     return TEACHER_ARCHS[name]
 

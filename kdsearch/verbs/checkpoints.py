@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 
 from kdsearch.errors import UserError
+from kdsearch.results.store import read_space_record
 from kdsearch.search.trial import STATE_FILE
 from kdsearch.search.tuner import TUNE_DIR
 
 
 def tune_dir(results_dir: Path) -> Path:
     """Tune's experiment folder for a results folder (local, or a shared --storage path)."""
-    record = yaml.safe_load((results_dir / "space.yaml").read_text()) or {}
+    record = read_space_record(results_dir)
     storage = record.get("storage")
     if storage and "://" in storage:
         raise UserError(f"checkpoints are in {storage}: copy them to a local folder first "

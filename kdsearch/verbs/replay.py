@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from kdsearch.config import with_overrides
 from kdsearch.errors import UserError
-from kdsearch.results.store import read_results
+from kdsearch.results.store import read_results, read_space_record
 
 
 def trial_config(results_dir: str | Path, trial_id: str) -> tuple[dict, dict, pd.DataFrame]:
@@ -31,7 +30,7 @@ def trial_config(results_dir: str | Path, trial_id: str) -> tuple[dict, dict, pd
         known = ", ".join(trials["trial_id"].astype(str).head(10))
         raise UserError(f"no trial {trial_id!r} (trials: {known}{', ...' if len(trials) > 10 else ''})",
                         file=str(folder / "trials.parquet"), field="trial_id")
-    record = yaml.safe_load((folder / "space.yaml").read_text())
+    record = read_space_record(folder)
     values = {}
     for path in meta["searched"]:
         value = row.iloc[0][path]

@@ -17,6 +17,7 @@ import torch
 import yaml
 from rich.console import Console
 
+from kdsearch import safe_yaml
 from kdsearch.errors import UserError
 
 
@@ -28,7 +29,7 @@ def parse_sets(items: list[str] | None) -> dict:
         if not sep or not path.strip():
             raise UserError(f"expected PATH=VALUE (e.g. loss.beta=2), got {item!r}", field="--set")
         try:
-            out[path.strip()] = yaml.safe_load(text) if text.strip() else None
+            out[path.strip()] = safe_yaml.load(text) if text.strip() else None  # 1e-3 is a number here too
         except yaml.YAMLError:
             raise UserError(f"{path.strip()}: {text!r} is not a YAML value", field="--set") from None
     return out

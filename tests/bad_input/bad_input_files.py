@@ -9,12 +9,14 @@ kdsearch's own writer refuses every defect these files need to carry.
 from __future__ import annotations
 
 import builtins
+import os
 import pickle
 import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import torch
 
 from kdsearch.data.layout import write_dataset
@@ -162,9 +164,103 @@ def build_corpus(dest: Path) -> None:
     (dest / "flat_text_data.pkl").write_bytes(pickle.dumps(flat))
     _model_files(dest)
 
+    _second_round(dest, base)
+
     (dest / "not_results").mkdir()
     (dest / "not_results" / "notes.txt").write_text("a folder, but not a kdsearch search\n")
     (dest / "results" / "taken").mkdir(parents=True)  # an earlier search's folder, for --name clashes
+
+
+def _zero_train(splits):
+    for name in list(splits["train"]):
+        splits["train"][name] = splits["train"][name][:0]
+
+
+def _zero_wide_text(splits):
+    for fields in splits.values():
+        fields["text"] = np.zeros((len(fields["label"]), SHAPES["text"][0], 0), np.float32)
+
+
+def _huge_declared_rows(path: Path) -> None:
+    """train declares 10**9 rows in chunks never written: a 20 KB file promising ~300 GiB."""
+    with h5py.File(path, "a") as f:
+        group = f["train"]
+        for name in list(group):
+            shape, dtype = group[name].shape, group[name].dtype
+            del group[name]
+            group.create_dataset(name, shape=(10**9, *shape[1:]), dtype=dtype, chunks=(1, *shape[1:]))
+
+
+def _second_round(dest: Path, base: dict) -> None:
+    """The second corpus (careless and hostile files): bounds, encodings, shapes, attributes."""
+    (dest / "not_utf8.yaml").write_bytes(b"name: latin\ndescription: caf\xe9 au lait\n")
+    (dest / "cluster_not_utf8.yaml").write_bytes(b"cluster_name: x\nprovider: {type: aws}\n# \xff\xfe\n")
+    (dest / "binary_space.yaml").write_bytes(b"name: bin\n\x00\x01\x02\n")
+    write_raw_dataset(dest / "empty_train.h5", _damaged(base, _zero_train))
+    write_raw_dataset(dest / "zero_text.h5", _damaged(base, _zero_wide_text))
+    write_raw_dataset(dest / "attr_array.h5", base)
+    with h5py.File(dest / "attr_array.h5", "a") as f:
+        f.attrs["format_version"] = np.array([FORMAT_VERSION, FORMAT_VERSION])
+    write_raw_dataset(dest / "attr_array_format.h5", base)
+    with h5py.File(dest / "attr_array_format.h5", "a") as f:
+        f.attrs["format"] = np.array([FORMAT.encode()] * 3)
+    write_raw_dataset(dest / "huge_rows.h5", base)
+    _huge_declared_rows(dest / "huge_rows.h5")
+
+    def mult(edit) -> bytes:
+        obj = _mult_pickle_object(base)
+        edit(obj)
+        return pickle.dumps(obj)
+
+    def complex_labels(obj):
+        obj["train"]["labels"] = obj["train"]["labels"] + 0.5j
+
+    def nul_id(obj):
+        obj["valid"]["id"] = np.array([[f"v{i}\x00x", "0", "1"] for i in range(SIZES["valid"])], dtype=object)
+
+    def surrogate_id(obj):
+        obj["test"]["id"] = np.array([["clip\ud800", "0", "1"]] + [[f"t{i}", "0", "1"] for i in range(1, 4)],
+                                     dtype=object)
+
+    def empty_train(obj):
+        obj["train"] = {k: v[:0] for k, v in obj["train"].items()}
+
+    def zero_wide_audio(obj):
+        for split in obj.values():
+            split["audio"] = split["audio"][:, :, :0]
+
+    def list_bomb(obj):
+        row = [0.0] * 1000
+        obj["train"]["text"] = [[row] * 1000] * 1000  # shared rows: a small pickle, 10**9 floats as an array
+
+    for name, edit in (("complex_labels", complex_labels), ("nul_id", nul_id), ("surrogate_id", surrogate_id),
+                       ("empty_train", empty_train), ("zero_audio", zero_wide_audio), ("list_bomb", list_bomb)):
+        (dest / f"{name}_data.pkl").write_bytes(mult(edit))
+    # bytearray(2**40): a global the loader admits (pickles of bytearrays name it), asked to allocate.
+    (dest / "bytearray_bomb_data.pkl").write_bytes(b"\x80\x04cbuiltins\nbytearray\n\x8a\x06\x00\x00\x00\x00\x00"
+                                                   b"\x01\x85R.")
+
+    bad = dest / "results" / "bad_meta"
+    bad.mkdir(parents=True)
+    (bad / "meta.json").write_text("[" * 5000 + "]" * 5000)
+    typed = dest / "results" / "typed_meta"
+    typed.mkdir(parents=True)
+    (typed / "meta.json").write_text('{"metric": "val_acc7", "mode": "max", "searched": "loss.beta", "max_epochs": 3}')
+    broken = dest / "results" / "broken_space"
+    broken.mkdir(parents=True)
+    (broken / "meta.json").write_text('{"metric": "val_acc7", "mode": "max", "searched": [], "max_epochs": 3}')
+    (broken / "space.yaml").write_text("config: &c [*c]\n")
+    pd.DataFrame({"trial_id": ["t0001"], "status": ["done"]}).to_parquet(broken / "trials.parquet")
+    pd.DataFrame({"trial_id": ["t0001"], "epoch": [1]}).to_parquet(broken / "epochs.parquet")
+
+
+SPECIAL_FILES = ("pipe_space.yaml", "pipe_cluster.yaml", "pipe.h5", "pipe_model.pt", "pipe_data.pkl")
+
+
+def make_special_files(dest: Path) -> None:
+    """Named pipes (made in each case's own folder: copying one would block on opening it)."""
+    for name in SPECIAL_FILES:
+        os.mkfifo(dest / name)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bad_input_files import CASES_DIR, build_corpus, snapshot
+from bad_input_files import CASES_DIR, SPECIAL_FILES, build_corpus, make_special_files, snapshot
 from kdsearch.cli import main
 from kdsearch.errors import EXIT_USER_ERROR
 
@@ -43,6 +43,7 @@ def corpus_source(tmp_path_factory) -> Path:
 def workdir(corpus_source, tmp_path, monkeypatch) -> Path:
     work = tmp_path / "work"
     shutil.copytree(corpus_source, work)
+    make_special_files(work)
     monkeypatch.chdir(work)
     monkeypatch.setenv("KDSEARCH_CACHE", str(tmp_path / "cache"))  # never the user's cache
     return work
@@ -107,6 +108,6 @@ def test_table_is_complete_and_consistent():
 
 def test_every_case_file_is_used():
     """A file in cases/ that no case reaches is a mistake in the corpus itself."""
-    used = {arg for case in CASES for arg in case["argv"]}
+    used = {arg for case in CASES for arg in case["argv"]} | set(SPECIAL_FILES)
     orphans = sorted(p.name for p in CASES_DIR.iterdir() if p.name not in used)
     assert not orphans, f"case files no case uses: {orphans}"

@@ -93,4 +93,4 @@ def test_empty_and_foreign_files(write):
 
 def test_missing_file(tmp_path):
     path = str(tmp_path / "nope.yaml")
-    assert fail(path).startswith(f"{path}: cannot read:")
+    assert fail(path) == f"{path}: no such cluster file"

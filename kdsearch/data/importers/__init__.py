@@ -20,6 +20,7 @@ from kdsearch.data.importers.mult_pkl import import_mult_pkl
 from kdsearch.data.importers.safe_pickle import load_pickle
 from kdsearch.data.schema import MODALITIES
 from kdsearch.errors import DataError, UserError
+from kdsearch.userfiles import regular_file
 
 __all__ = ["FORMATS", "detect_format", "import_dataset", "import_command", "parse_lengths", "load_pickle"]
 
@@ -49,6 +50,10 @@ def _detect(src: str) -> tuple[str, object]:
             return "csd", None
         raise DataError("a folder without .csd files; expected a MulT/MMSA .pkl or a folder of .csd files",
                         file=src)
+    try:
+        regular_file(src, what="feature file")  # a named pipe would block the read below forever
+    except UserError as exc:
+        raise DataError(exc.problem, file=src) from None
     name = os.path.basename(src).lower()
     if name.endswith(".csd"):
         raise DataError("a single .csd file; import the folder holding one .csd per modality and one of labels",

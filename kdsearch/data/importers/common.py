@@ -43,16 +43,43 @@ def as_numeric(value, *, path: str, key: str, rank: int | None = None, what: str
     """`value` as a numeric ndarray of the given rank (no copy when it already is one)."""
     arr = value if isinstance(value, np.ndarray) else None
     if arr is None:
+        _refuse_expansion(value, path=path, key=key)
         try:
             arr = np.asarray(value)
         except (ValueError, TypeError) as err:
             raise DataError(f"cannot be read as an array: {err}", file=path, field=key) from None
+    if np.issubdtype(arr.dtype, np.complexfloating):  # casting would drop the imaginary part silently
+        raise DataError(f"dtype {arr.dtype}: complex numbers, expected real {what}", file=path, field=key)
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise DataError(f"dtype {arr.dtype}, expected {what}", file=path, field=key)
     if rank is not None and arr.ndim != rank:
         axes = {3: "(N, T, D)", 1: "(N,)"}.get(rank, f"rank {rank}")
         raise DataError(f"shape {arr.shape} has rank {arr.ndim}, expected {axes}", file=path, field=key)
     return arr
+
+
+# Nested lists from a pickle can share sub-lists, so a few kilobytes can describe an array of
+# billions of elements that np.asarray would build; 2**28 elements (1 GiB of float32) is more
+# than any field of the public files holds as lists (they store ndarrays).
+MAX_LIST_ELEMENTS = 1 << 28
+
+
+def _refuse_expansion(value, *, path: str, key: str) -> None:
+    """Count the elements nested lists expand to (shared sub-lists once per use, memoised)."""
+    sizes: dict[int, int] = {}
+    stack = [(value, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, (list, tuple)):
+            continue
+        if done:
+            sizes[id(node)] = sum(sizes.get(id(x), 1) if isinstance(x, (list, tuple)) else 1 for x in node) or 1
+            if sizes[id(node)] > MAX_LIST_ELEMENTS:
+                raise DataError(f"nested lists expand to more than {MAX_LIST_ELEMENTS:,} elements", file=path,
+                                field=key)
+        elif id(node) not in sizes:
+            stack.append((node, True))
+            stack.extend((x, False) for x in node if isinstance(x, (list, tuple)) and id(x) not in sizes)
 
 
 def clean_float32(arr: np.ndarray, name: str) -> tuple[np.ndarray, dict]:
@@ -82,10 +109,16 @@ def decode_text(value, *, path: str, key: str, row: int) -> str:
         value = value.item()
     if isinstance(value, bytes):
         try:
-            return value.decode("utf-8")
+            value = value.decode("utf-8")
         except UnicodeDecodeError:
             raise DataError(f"row {row} is not UTF-8 text: {value[:40]!r}", file=path, field=key) from None
-    return str(value)
+    text = str(value)
+    # HDF5 stores UTF-8 strings ended by NUL: a NUL or an unpaired surrogate cannot be written.
+    bad = next((c for c in text if c == "\x00" or "\ud800" <= c <= "\udfff"), None)
+    if bad is not None:
+        what = "a NUL character" if bad == "\x00" else f"an unpaired surrogate ({ascii(bad)})"
+        raise DataError(f"row {row} holds {what}, which UTF-8 text cannot store", file=path, field=key)
+    return text
 
 
 def text_list(value, n: int, *, path: str, key: str) -> list[str]:

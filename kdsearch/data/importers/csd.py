@@ -29,6 +29,7 @@ from kdsearch.data.importers.folds import load_folds
 from kdsearch.data.importers.staging import RepairCounts, staged_output
 from kdsearch.data.schema import MODALITIES, SPLITS
 from kdsearch.data.writer import DatasetWriter
+from kdsearch.data.bounds import check_split_shapes
 from kdsearch.errors import DataError, UserError
 
 FORMAT = "csd"
@@ -137,6 +138,8 @@ def import_csd(src: str | os.PathLike, out: str | os.PathLike, folds, *, lengths
         shapes = {split: {**{m: (n, seq_lens[m], dims[m]) for m in MODALITIES},
                           **{f"{m}_lengths": (n,) for m in MODALITIES}}
                   for split, n in ((s, sum(len(segs) for _, segs in plan[s])) for s in SPLITS)}
+        for split in SPLITS:  # a fold list that leaves a split empty, or a zero-wide feature file
+            check_split_shapes(shapes[split], os.fspath(src), split)
         aligned = all(np.array_equal(first[m][1], first["text"][1]) for m in MODALITIES)
         names = known_feature_names(dims) if "covarep" in _norm(seqs["audio"].name + files["audio"]) else {}
         for m in MODALITIES:

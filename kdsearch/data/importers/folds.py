@@ -22,7 +22,9 @@ from collections.abc import Mapping, Sequence
 import yaml
 
 from kdsearch.data.schema import SPLITS
+from kdsearch import safe_yaml
 from kdsearch.errors import DataError, UserError
+from kdsearch.userfiles import read_user_text
 
 _ALIASES = {
     "train": "train", "standard_train_fold": "train",
@@ -80,10 +82,9 @@ def read_folds_file(path: str | os.PathLike) -> dict[str, list[str]]:
     """Folds from a JSON, YAML or text file (see the module docstring)."""
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot read folds file: {getattr(err, 'strerror', None) or err}", file=path) from None
+        text = read_user_text(path, what="folds file")
+    except UserError as err:
+        raise DataError(err.problem, file=path, field=err.field) from None
     ext = os.path.splitext(path)[1].lower()
     if ext == ".json":
         try:
@@ -92,7 +93,7 @@ def read_folds_file(path: str | os.PathLike) -> dict[str, list[str]]:
             raise DataError(f"malformed JSON: {err.msg}", file=path, field=f"line {err.lineno}") from None
     if ext in (".yaml", ".yml"):
         try:
-            return _from_mapping(yaml.safe_load(text), path)
+            return _from_mapping(safe_yaml.load(text), path)
         except yaml.YAMLError as err:
             raise DataError(f"malformed YAML: {getattr(err, 'problem', err)}", file=path) from None
     return _from_text(text, path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kdsearch.data.bounds import check_split_shapes
 from kdsearch.data.importers.common import (
     aligned_from_name,
     as_numeric,
@@ -80,6 +81,8 @@ def _plan_split(data: Mapping, path: str, split: str, layout: PickleLayout) -> d
         raise DataError(f"field missing (fields: {', '.join(map(str, data))})", file=path,
                         field=f"{split}/{layout.label_key}")
     labels_1d(data[layout.label_key], n, path=path, key=f"{split}/{layout.label_key}")
+    check_split_shapes(shapes, path, split)
+    layout.make_ids(data.get("id"), n, path, f"{split}/id")  # undecodable ids refused before anything is staged
     for m in MODALITIES:
         name = f"{m}_lengths"
         if name in data:

@@ -14,7 +14,8 @@ import importlib
 import os
 import pickle
 
-from kdsearch.errors import DataError
+from kdsearch.errors import DataError, UserError
+from kdsearch.userfiles import regular_file
 
 # numpy 2 renamed numpy.core to numpy._core; pickles written by numpy 1.x name the old module.
 _NUMPY_CORE_MODULES = {"numpy.core.multiarray": "multiarray", "numpy._core.multiarray": "multiarray",
@@ -33,6 +34,15 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     if codecs.lookup(encoding).name != "iso8859-1":
         raise pickle.UnpicklingError(f"_codecs.encode with encoding {encoding!r} is not admitted")
     return codecs.encode(text, encoding, errors)
+
+
+def _bytearray_of_data(*args):
+    """`bytearray` as pickles use it (from the bytes or latin-1 text they carry), never
+    `bytearray(N)`: a dozen bytes of pickle would otherwise allocate N bytes of zeros."""
+    if args and not isinstance(args[0], (bytes, str)):
+        raise pickle.UnpicklingError(f"bytearray({type(args[0]).__name__}) is not admitted (it allocates rather "
+                                     "than carries data)")
+    return bytearray(*args)
 
 
 def _numpy_core(submodule: str):
@@ -58,7 +68,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         if sub is not None and name in _NUMPY_CORE_NAMES[sub]:
             return getattr(_numpy_core(sub), name)
         if module in ("builtins", "__builtin__") and name in _BUILTIN_NAMES:
-            return {"set": set, "frozenset": frozenset, "bytearray": bytearray, "complex": complex,
+            return {"set": set, "frozenset": frozenset, "bytearray": _bytearray_of_data, "complex": complex,
                     "list": list, "dict": dict, "tuple": tuple}[name]
         if module == "collections" and name == "OrderedDict":
             from collections import OrderedDict
@@ -90,6 +100,10 @@ def load_pickle(path: str | os.PathLike):
     """
     path = os.fspath(path)
     try:
+        regular_file(path, what="pickle file")  # a named pipe would block open() forever
+    except UserError as exc:
+        raise DataError("file not found" if exc.problem.startswith("no such") else exc.problem, file=path) from None
+    try:
         with open(path, "rb") as fh:
             return RestrictedUnpickler(fh, encoding="latin1").load()
     except FileNotFoundError:
@@ -104,8 +118,11 @@ def load_pickle(path: str | os.PathLike):
             raise DataError(f"corrupt or not a pickle ({err})", file=path, field="pickle") from None
         raise DataError("truncated pickle (ends before its STOP opcode); download it again",
                         file=path, field="pickle") from None
-    except MemoryError:
-        raise
+    except MemoryError:  # the content asks for more memory than this machine has
+        raise DataError("building its content needs more memory than this machine has", file=path,
+                        field="pickle") from None
+    except RecursionError:
+        raise DataError("nested too deeply to unpickle", file=path, field="pickle") from None
     except Exception as err:  # whatever numpy or the pickle machinery raises on damaged content
         raise DataError(f"corrupt or not a pickle ({type(err).__name__}: {err})", file=path,
                         field="pickle") from None

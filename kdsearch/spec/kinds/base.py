@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 
 from kdsearch.config import did_you_mean
-from kdsearch.errors import SpaceError
+from kdsearch.errors import SpaceError, short
 
 if TYPE_CHECKING:
     from kdsearch.spec.space import Space
@@ -98,14 +98,14 @@ KINDS: dict[str, ExperimentKind] = {}
 def register_kind(cls: type[ExperimentKind]) -> type[ExperimentKind]:
     """Class decorator: make the kind available under `cls.name`; duplicates are refused."""
     if cls.name in KINDS:
-        raise ValueError(f"experiment kind {cls.name!r} is already registered")
+        raise ValueError(f"experiment kind {short(cls.name)} is already registered")
     KINDS[cls.name] = cls()
     return cls
 
 
 def get_kind(name, *, file: str | None = None) -> ExperimentKind:
     if not isinstance(name, str) or name not in KINDS:
-        raise SpaceError(f"must be one of {', '.join(KINDS)}, got {name!r}" + did_you_mean(str(name), KINDS),
+        raise SpaceError(f"must be one of {', '.join(KINDS)}, got {short(name)}" + did_you_mean(str(name), KINDS),
                          file=file, field="kind")
     return KINDS[name]
 

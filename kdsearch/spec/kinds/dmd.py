@@ -56,6 +56,19 @@ class DMDKind(ExperimentKind):
             except (ValueError, TypeError) as exc:
                 raise SpaceError(str(exc), file=space.file, field="model") from None
 
+    def check_searched(self, cfg: dict, space, path: str) -> None:
+        """Build the objective with an end of a searched range: `model.output_dropout` up to 1.5
+        is refused here exactly as the fixed value 1.2 is."""
+        from kdsearch.spec.model_memory import on_meta
+        from kdsearch.train.dmd_objective import build_dmd_objective
+        from kdsearch.train.experiment import data_shapes
+        from kdsearch.train.tasks import get_task
+
+        if path.startswith("model."):
+            dims, lengths = data_shapes(cfg)
+            with on_meta(file=space.file, field="model"):
+                build_dmd_objective(cfg["model"], dims=dims, lengths=lengths, task=get_task(cfg["task"]))
+
     def summary(self, config: dict) -> str:
         return "DMD"
 
