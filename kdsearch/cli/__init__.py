@@ -11,6 +11,7 @@ import sys
 
 from kdsearch.cli.parser import build_parser
 from kdsearch.errors import EXIT_USER_ERROR, UserError
+from kdsearch.interrupts import Interrupted
 
 __all__ = ["build_parser", "main"]
 
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"kdsearch: error: {exc.message}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Interrupted as exc:
+        print(f"kdsearch: interrupted ({exc.signal_name})", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("kdsearch: interrupted", file=sys.stderr)
         return 130

@@ -17,17 +17,38 @@ def _console():
 
 def cmd_run(args) -> int:
     from kdsearch.search.driver import RunOptions, run_search
-    from kdsearch.verbs.outcome import print_outcome
+    from kdsearch.interrupts import Interrupted
     from kdsearch.spec.space import load_space
+    from kdsearch.verbs.outcome import print_interrupted, print_outcome
 
     console = _console()
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
                       smoke_test=args.smoke_test, resume=args.resume, address=args.address, storage=args.storage,
                       results_root=args.results_dir)
-    outcome = run_search(space, opts, console)
+    try:
+        outcome = run_search(space, opts, console)
+    except Interrupted as exc:
+        print_interrupted(exc, resume_line(args, exc.context.get("name")))
+        return exc.exit_code
     print_outcome(outcome, console)
     return 0
+
+
+def resume_line(args, name: str | None) -> str:
+    """The `kdsearch run` command that continues this search: the same space and options."""
+    import shlex
+
+    words = ["kdsearch", "run", args.space]
+    for flag, value in (("--gpus", args.gpus), ("--cpus", args.cpus), ("--num-samples", args.num_samples),
+                        ("--results-dir", None if args.results_dir == "results" else args.results_dir),
+                        ("--address", args.address), ("--storage", args.storage),
+                        ("--threads", getattr(args, "threads", None))):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.smoke_test:
+        words.append("--smoke-test")
+    return shlex.join([*words, "--name", name or "NAME", "--resume"])
 
 
 def cmd_validate(args) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from kdsearch.errors import UserError
+from kdsearch.interrupts import Interrupted, guarded
 from kdsearch.search.recovery import check_disk, disk_problem, recover_for_resume
 from kdsearch.search.resources import ResourcePlan, plan_resources
 from kdsearch.spec.space import NAME_RE, Space
@@ -75,7 +77,22 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
 
 
 def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
-    _quiet_ray_env()
+    """Runs the search; a SIGINT/SIGTERM ends it with `Interrupted` (its context names the search,
+    its folder and whether `--resume` can continue it), never with an outcome."""
+    with guarded() as guard:
+        try:
+            outcome = _run_search(space, opts, console, guard)
+            guard.raise_if_received()  # a signal while Tune was winding down
+        except Interrupted as exc:
+            folder = Path(opts.results_root) / opts.name if opts.name else None
+            exc.context.update(name=opts.name, folder=folder,
+                               resumable=bool(folder and (folder / "space.yaml").is_file()))
+            raise
+    return outcome
+
+
+def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome:
+    _quiet_ray_env(own_signals=guard.active)
     from kdsearch.data.source import load_for_search
     from kdsearch.search.shared_data import share_dataset, unshare_dataset
     from kdsearch.search.teacher_pool import teachers_for_space
@@ -92,13 +109,14 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     # plan, so that check waits until Ray is connected (still before the folder is claimed).
     joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
     plan = None if joining else plan_resources(space, opts)
-    results_name(space, opts)
+    opts.name, _ = results_name(space, opts)  # one name from here on (a timestamp would move)
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
 
     import ray
 
     _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    guard.install()  # ray.init replaced our SIGTERM handler with a bare exit
     try:
         if plan is None:
             plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
@@ -113,7 +131,7 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
         data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
         teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard)
     finally:
         unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
@@ -121,8 +139,13 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     return _outcome(name, folder, time.perf_counter() - started, reused, teachers)
 
 
-def _quiet_ray_env() -> None:
+def _quiet_ray_env(own_signals: bool = False) -> None:
     """Our leaderboard is the display: keep Ray's own progress output and noise out of it."""
+    if own_signals:  # kdsearch stops Tune itself on Ctrl-C (and SIGTERM), see `_fit`
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    # Tune's advice on an interrupted run names its Python API (Tuner.restore); the CLI prints
+    # the `kdsearch run ... --resume` line instead.
+    logging.getLogger("ray.tune.tune").addFilter(_drop_tune_interrupt_advice)
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # they pin every trial in memory
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0 the old engine prints nothing
     # One small checkpoint per trial-epoch forces experiment-state snapshots; expected, not a problem.
@@ -173,8 +196,23 @@ def _local_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _drop_tune_interrupt_advice(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return not any(s in message for s in ("Tuner.restore", "Stop signal received", "Trials did not complete"))
+
+
+def _stop_tune() -> bool:
+    """Asks a running Tune loop to stop after its current step and save its experiment state: the
+    SIGUSR1 handler Tune installs for exactly that. False when Tune's loop is not running yet."""
+    handler = signal.getsignal(signal.SIGUSR1)
+    if not callable(handler):
+        return False
+    handler(signal.SIGUSR1, None)
+    return True
+
+
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console):
+         console, guard):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
@@ -182,6 +220,7 @@ def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dic
             console.print(f"[yellow]{note}[/]")
     tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
     try:
+        guard.wind_down = _stop_tune
         return tuner.fit()
     except Exception as exc:
         problem = disk_problem(exc, folder)
@@ -192,6 +231,8 @@ def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dic
         raise UserError(f"a disk the search writes to failed mid-search ({problem}); trials.parquet keeps "
                         f"every trial recorded before it; free space, then continue with --name {name} --resume",
                         file=str(folder)) from None
+    finally:
+        guard.wind_down = None
 
 
 def _space_record(space: Space) -> dict:
