@@ -12,6 +12,7 @@ import sys
 from kdsearch.cli.parser import build_parser
 from kdsearch.errors import EXIT_USER_ERROR, UserError
 from kdsearch.interrupts import Interrupted
+from kdsearch.threads import use_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -19,6 +20,8 @@ __all__ = ["build_parser", "main"]
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "apply_threads", False):
+            use_threads(args.threads)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"kdsearch: error: {exc.message}", file=sys.stderr)

@@ -36,6 +36,15 @@ EPILOG = """examples:
 """
 
 
+THREADS_HELP = ("torch CPU threads of this process: a number, or 'auto' for every CPU it may use (default: "
+                "OMP_NUM_THREADS if set, else 1: robust on a shared machine, see kdsearch/threads.py)")
+
+
+def add_threads(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    """`--threads`, applied by `kdsearch.cli.main` before the command runs."""
+    parser.add_argument("--threads", default=None, metavar="N|auto", help=THREADS_HELP + extra)
+    parser.set_defaults(apply_threads=True)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -59,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--storage", default=None,
                      help="where Tune keeps checkpoints and experiment state: an s3:// URI or a shared (NFS) path; "
                           "needed on multi-node clusters (default: results/<name>/tune)")
+    add_threads(run, "; trials use resources.cpus_per_trial threads each")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train a space's fixed configuration once, in this process (no Ray)",
@@ -70,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="change a setting, checked like the file (repeatable), e.g. --set loss.beta=2")
     train.add_argument("--out", help="write the best validation epoch's model here (kdsearch predict runs it)")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    add_threads(train)
     train.set_defaults(func=cmd_train)
 
     validate = sub.add_parser("validate", help="check a space file completely without running it")
@@ -82,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="input shapes: the space's data (default) or CMU-MOSEI unaligned (the paper's)")
     describe.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     describe.add_argument("--repeats", type=int, default=20, help="timed forward passes per model (median)")
+    add_threads(describe)
     describe.set_defaults(func=cmd_describe)
 
     predict = sub.add_parser("predict", help="run a saved model (teacher or student) on one split of a dataset")
@@ -91,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", required=True, help="output .npy: the raw outputs (N, n_out)")
     predict.add_argument("--batch-size", type=int, default=256)
     predict.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_threads(predict)
     predict.set_defaults(func=cmd_predict)
 
     report = sub.add_parser("report", help="plots and a Markdown summary of a search (and paper 000's Table 1 "
@@ -107,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("results", help="a results folder")
     evaluate.add_argument("--top", type=int, default=3, help="how many of the best trials (default 3)")
     evaluate.add_argument("--force", action="store_true", help="score trials already evaluated again")
+    add_threads(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     export = sub.add_parser("export", help="write the best video-only student (or a chosen trial's) for deployment")
@@ -115,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("kdsearch", "torchscript", "onnx"), default="kdsearch",
                         help="kdsearch model file (default; `kdsearch predict` runs it), TorchScript, or ONNX")
     export.add_argument("--trial", default=None, help="a trial id (default: the best trial)")
+    add_threads(export)
     export.set_defaults(func=cmd_export)
 
     replay = sub.add_parser("replay", help="re-run one trial on CPU and compare with its recorded metrics")
@@ -166,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--student", default=None, metavar="MODEL.pt", help="also diagnose this student checkpoint")
     diag.add_argument("--max-samples", type=int, default=None, metavar="N", help="use only the first N samples")
     diag.add_argument("--per-head", action="store_true", help="also report and draw each attention head")
+    add_threads(diag)
     diag.set_defaults(func=cmd_diagnose)
 
     experiment = sub.add_parser("experiment", help="fixed, re-runnable measurements").add_subparsers(
@@ -180,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it (default "
                          "results/kd_gain.md)")
     kd_gain.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_threads(kd_gain)
     kd_gain.set_defaults(func=cmd_experiment_kd_gain)
 
     cluster = sub.add_parser("cluster", help="cluster configs").add_subparsers(
