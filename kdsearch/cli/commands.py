@@ -21,6 +21,10 @@ def cmd_run(args) -> int:
     from kdsearch.spec.space import load_space
     from kdsearch.verbs.outcome import print_interrupted, print_outcome
 
+    if args.address:  # an address where nothing listens is refused before anything loads
+        from kdsearch.cluster.join import check_reachable
+
+        check_reachable(args.address)
     console = _console()
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,

@@ -177,10 +177,10 @@ def _start_ray(plan: ResourcePlan | None, opts: RunOptions, payload_bytes: int =
     common = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                   configure_logging=True)
     if opts.address:
-        ray.init(address=opts.address, **common)
+        _join(opts.address, common)
     else:
         if os.environ.get("RAY_ADDRESS"):  # inside a Ray job: the job's cluster
-            ray.init(address=os.environ["RAY_ADDRESS"], **common)
+            _join(os.environ["RAY_ADDRESS"], common)
             return
         # The dataset is one object every trial reads: the store must hold it whole.
         store = object_store_bytes(payload_bytes)
@@ -188,6 +188,23 @@ def _start_ray(plan: ResourcePlan | None, opts: RunOptions, payload_bytes: int =
         # runs on this machine; plain ray.init() would try to join that one.
         ray.init(address="local", num_cpus=plan.cpus, num_gpus=plan.gpus,
                  **({"object_store_memory": store} if store else {}), **common)
+
+
+def _join(address: str, common: dict) -> None:
+    """ray.init on a running cluster; what stops it (nothing listening, no auth token) is one line."""
+    import ray
+
+    from kdsearch.cluster.join import check_reachable, explain_join_failure, quick_gcs_connect
+
+    check_reachable(address)
+    try:
+        with quick_gcs_connect():
+            ray.init(address=address, **common)
+    except Exception as exc:
+        problem = explain_join_failure(exc, address)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def _local_cuda() -> bool:
