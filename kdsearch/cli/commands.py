@@ -84,6 +84,18 @@ def cmd_data_info(args) -> int:
     return info_command(args.file, console=_console())
 
 
+def cmd_data_path(args) -> int:
+    from kdsearch.data.source import dataset_path
+    from kdsearch.spec.space import load_space
+
+    space = load_space(args.space)
+    # Progress (a first-time generation) goes to stderr: stdout is the path alone, for $(...).
+    from rich.console import Console
+
+    print(dataset_path(space.config["data"], console=Console(stderr=True)))
+    return 0
+
+
 def cmd_data_import(args) -> int:
     from kdsearch.data.importers import import_command
 

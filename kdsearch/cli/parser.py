@@ -10,6 +10,7 @@ from kdsearch.cli.commands import (  # noqa: F401  (each command's set_defaults(
     cmd_leaderboard,
     cmd_data_synth,
     cmd_data_info,
+    cmd_data_path,
     cmd_data_import,
     cmd_evaluate,
     cmd_export,
@@ -34,6 +35,7 @@ EPILOG = """examples:
   kdsearch data synth data/small.h5 --preset small     write the synthetic dataset
   kdsearch data info data/small.h5                     splits, shapes, label statistics
 """
+
 
 
 THREADS_HELP = ("torch CPU threads of this process: a number, or 'auto' for every CPU it may use (default: "
@@ -62,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", default=None, help="results name: results/<name>/ (default: <space>-<timestamp>)")
     run.add_argument("--results-dir", default="results", help="where results/<name>/ folders go (default: results)")
     run.add_argument("--smoke-test", action="store_true", help="2 trials x 1 epoch, 1-epoch teacher: check the wiring")
-    run.add_argument("--resume", action="store_true", help="continue the interrupted search --name NAME")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted search: give the same space and --name NAME (the name the "
+                          "run printed; an interrupted run prints the whole command); finished trials are not re-run")
     run.add_argument("--address", default=None,
                      help="join an existing Ray cluster (an address, or 'auto'); default: start Ray locally")
     run.add_argument("--storage", default=None,
@@ -84,11 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     validate = sub.add_parser("validate", help="check a space file completely without running it")
-    validate.add_argument("space")
+    validate.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
     validate.set_defaults(func=cmd_validate)
 
     describe = sub.add_parser("describe", help="parameters and batch-1 latency of a space's models vs paper 000")
-    describe.add_argument("space")
+    describe.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
     describe.add_argument("--shapes", choices=("data", "mosei"), default="data",
                           help="input shapes: the space's data (default) or CMU-MOSEI unaligned (the paper's)")
     describe.add_argument("--device", default="cpu", help="cpu (default) or cuda")
@@ -98,10 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="run a saved model (teacher or student) on one split of a dataset")
     predict.add_argument("model", help="a model file (cached or imported teacher, exported student)")
-    predict.add_argument("data", help="dataset .h5 in kdsearch's layout")
-    predict.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    predict.add_argument("data", help="dataset .h5 in kdsearch's layout (`kdsearch data path SPACE` prints a "
+                                      "space's, e.g. the cached synthetic file)")
+    predict.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                         help="which split of the dataset to run (default test)")
     predict.add_argument("--out", required=True, help="output .npy: the raw outputs (N, n_out)")
-    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--batch-size", type=int, default=256,
+                         help="samples per forward pass (default 256; lower it if memory runs out)")
     predict.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     add_threads(predict)
     predict.set_defaults(func=cmd_predict)
@@ -143,11 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth = data.add_parser("synth", help="write a synthetic dataset in kdsearch's HDF5 layout")
     synth.add_argument("out", help="output .h5 file")
     synth.add_argument("--preset", default="small", help="small (CPU default) or mosei (CMU-MOSEI shapes and sizes, ~6.4 GB)")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default 0)")
     synth.set_defaults(func=cmd_data_synth)
     info = data.add_parser("info", help="splits, shapes and label statistics of a dataset file")
-    info.add_argument("file")
+    info.add_argument("file", help="a dataset .h5 file (`kdsearch data path SPACE` prints a space's)")
     info.set_defaults(func=cmd_data_info)
+    dpath = data.add_parser("path", help="print the dataset file a space trains on (the synthetic one is "
+                                         "generated into the cache if needed)")
+    dpath.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
+    dpath.set_defaults(func=cmd_data_path)
     imp = data.add_parser("import", help="convert MulT/MMSA pickles or CMU-SDK .csd files into kdsearch's layout")
     imp.add_argument("src", help="a MulT or MMSA .pkl, or a folder of .csd files (one per modality + labels)")
     imp.add_argument("out", help="output .h5 file (written only when the import succeeds)")
@@ -160,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     teacher = sub.add_parser("teacher", help="the teacher cache").add_subparsers(
         dest="teacher_command", metavar="TEACHER_COMMAND", required=True)
-    tlist = teacher.add_parser("list", help="list cached teachers")
+    tlist = teacher.add_parser("list", help="list cached teachers and their files")
     tlist.set_defaults(func=cmd_teacher_list)
     mult = teacher.add_parser("import-mult", help="convert a state dict of the original MulT code's MULTModel")
     mult.add_argument("state_dict", help="torch.save(model.state_dict(), ...) of MulT's MULTModel")
@@ -202,14 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     cluster = sub.add_parser("cluster", help="cluster configs").add_subparsers(
         dest="cluster_command", metavar="CLUSTER_COMMAND", required=True)
     check = cluster.add_parser("check", help="validate a Ray launcher config or KubeRay manifest offline")
-    check.add_argument("files", nargs="+")
+    check.add_argument("files", nargs="+", help="Ray cluster launcher YAML files or KubeRay manifests")
     check.set_defaults(func=cmd_cluster_check)
 
     bench = sub.add_parser("bench", help="time training steps, inference and a small search on this machine")
     bench.add_argument("--quick", action="store_true",
                        help="small shapes, teacher + config-5 student + naive comparison, no search (CI, < 1 min)")
     bench.add_argument("--json", default=None, metavar="OUT", help="also write the results to this JSON file")
-    bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                       help="where to time (default auto: cuda when present)")
     bench.add_argument("--shapes", default=None, choices=("small", "mosei"),
                        help="synthetic preset shapes (default: mosei on a GPU, small on a CPU)")
     bench.add_argument("--batch", type=int, default=24, help="training batch size of the headline figures (default 24)")
