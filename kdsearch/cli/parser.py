@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--shapes", choices=("data", "mosei"), default="data",
                           help="input shapes: the space's data (default) or CMU-MOSEI unaligned (the paper's)")
     describe.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    describe.add_argument("--repeats", type=int, default=20, help="timed forward passes per model (median)")
+    describe.add_argument("--repeats", type=int, default=None,
+                          help="timed forward passes per model, their median reported (default: at least 25 "
+                               "passes and at least 1 s of them, stable on a busy machine)")
     add_threads(describe)
     describe.set_defaults(func=cmd_describe)
 
