@@ -78,12 +78,15 @@ def metric_vs_params(trials: pd.DataFrame, searched: list[str], metric: str, out
             ax.scatter(numeric, trials[column], c=colors, s=18)
             if param in log_params and (numeric > 0).all():
                 ax.set_xscale("log")  # sampled on a log scale: shown on one
+                ticks = np.geomspace(numeric.min(), numeric.max(), 4) if numeric.max() > numeric.min() else [numeric.min()]
+                ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks], fontsize=7)
+                ax.xaxis.set_minor_formatter(plt.NullFormatter())  # Matplotlib's crowd each other
         else:  # categorical: one column per choice
             labels = sorted(x.astype(str).unique())
             pos = x.astype(str).map({v: i for i, v in enumerate(labels)})
             ax.scatter(pos, trials[column], c=colors, s=18)
             ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
-        ax.set_xlabel(param, fontsize=8)
+        ax.set_xlabel(param + (" (log scale)" if ax.get_xscale() == "log" else ""), fontsize=8)
         ax.set_ylabel(column, fontsize=8)
     fig.suptitle(f"best {metric} against each searched parameter (green done, orange stopped by ASHA)", fontsize=9)
     fig.tight_layout()
@@ -111,11 +114,14 @@ def importances(results_dir: Path, study_name: str) -> tuple[dict[str, float], i
 
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
-        used = sum(t.state.is_finished() and t.state.name == "COMPLETE" for t in study.trials)
-        warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
+        used = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
         evaluator = PedAnovaImportanceEvaluator()  # named, not left to Optuna's default
         target = (lambda t: t.values[0] if t.values else float("nan")) if len(study.directions) > 1 else None
-        values = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
+        if any("too small to compute importances" in str(w.message) for w in caught):
+            return {}, used  # Optuna would answer with equal shares: not a finding
         return {k: float(v) for k, v in values.items()}, used
     except (RuntimeError, ValueError, KeyError):  # fewer than two completed trials, one value...
         return {}, 0
@@ -196,13 +202,18 @@ def write_report(results_dir: str | Path) -> Path:
         metric_vs_params(trials, searched, metric, out / "metric_vs_params.png", log_params=log_scaled(folder))
         lines += ["![metric against parameters](metric_vs_params.png)", ""]
     imp, used = importances(folder, folder.name)
+    finished = f"{used} finished trial{'' if used == 1 else 's'}"
+    if not imp and searched:
+        lines += ["## Parameter importance", "", f"Not computed: the study has {finished}, too few for "
+                  f"{IMPORTANCE_METHOD}.", ""]
+        (out / "importances.png").unlink(missing_ok=True)  # an earlier report's would be stale
     if imp:
-        note = (f"Only {used} finished trials: below about {FEW_TRIALS}, these importances are a rough hint, "
+        note = (f"Only {finished}: below about {FEW_TRIALS}, these importances are a rough hint, "
                 "not a ranking." if used < FEW_TRIALS else "")
-        bar_chart(imp, f"parameter importance: {IMPORTANCE_METHOD}, {used} finished trials", out / "importances.png",
+        bar_chart(imp, f"parameter importance: {IMPORTANCE_METHOD}, {finished}", out / "importances.png",
                   xlabel=f"importance of {metric} (shares summing to 1)", note=note)
-        lines += ["## Parameter importance", "", f"Method: {IMPORTANCE_METHOD}, on the study's {used} finished "
-                  f"trials; each share is how much of the spread in `{metric}` the parameter explains.", "",
+        lines += ["## Parameter importance", "", f"Method: {IMPORTANCE_METHOD}, on the study's {finished}; "
+                  f"each share is how much of the spread in `{metric}` the parameter explains.", "",
                   *(f"- `{k}`: {v:.3f}" for k, v in imp.items()), "", *([f"> {note}", ""] if note else []),
                   "![importances](importances.png)", ""]
     objectives = meta.get("objectives") or []

@@ -62,7 +62,7 @@ def test_curves_axes_and_importances_say_what_they_show(tmp_path, monkeypatch):
     assert len(bold) == 3 and all("(done)" in line.get_label() for line in bold)
     assert all(line.get_alpha() < 0.5 for line in lines if line not in bold)  # stopped ones faded
     scales = {ax.get_xlabel(): ax.get_xscale() for ax in params.axes}
-    assert scales == {"train.lr": "log", "loss.beta": "linear"}
+    assert scales == {"train.lr (log scale)": "log", "loss.beta": "linear"}
     ax = imp.axes[0]
     assert "PED-ANOVA" in ax.get_title() and ax.get_xlabel().startswith("importance of val_acc7")
     assert any("rough hint" in t.get_text() for t in imp.texts)  # 6 trials: the caveat is on the figure
