@@ -15,6 +15,13 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def _results(arg: str):
+    """A results folder, or a bare search name found as results/<name>."""
+    from kdsearch.results.folders import results_folder
+
+    return results_folder(arg)
+
+
 def cmd_run(args) -> int:
     from kdsearch.search.driver import RunOptions, run_search
     from kdsearch.interrupts import Interrupted
@@ -69,7 +76,7 @@ def cmd_validate(args) -> int:
 def cmd_leaderboard(args) -> int:
     from kdsearch.results.leaderboard import leaderboard_command
 
-    return leaderboard_command(args.results, console=_console(), **({"top": args.top} if args.top is not None else {}))
+    return leaderboard_command(_results(args.results), console=_console(), **({"top": args.top} if args.top is not None else {}))
 
 
 def cmd_data_synth(args) -> int:
@@ -105,13 +112,13 @@ def cmd_data_import(args) -> int:
 def cmd_evaluate(args) -> int:
     from kdsearch.verbs.evaluate import evaluate_command
 
-    return evaluate_command(args.results, top=args.top, force=args.force, console=_console())
+    return evaluate_command(_results(args.results), top=args.top, force=args.force, console=_console())
 
 
 def cmd_export(args) -> int:
     from kdsearch.verbs.export import export_command
 
-    return export_command(args.results, args.out, fmt=args.format, trial_id=args.trial, console=_console())
+    return export_command(_results(args.results), args.out, fmt=args.format, trial_id=args.trial, console=_console())
 
 
 def cmd_train(args) -> int:
@@ -123,7 +130,7 @@ def cmd_train(args) -> int:
 def cmd_replay(args) -> int:
     from kdsearch.verbs.replay import replay_command
 
-    return replay_command(args.results, args.trial_id, epochs=args.epochs, console=_console())
+    return replay_command(_results(args.results), args.trial_id, epochs=args.epochs, console=_console())
 
 
 def cmd_teacher_list(args) -> int:
@@ -164,6 +171,7 @@ def cmd_report(args) -> int:
     from kdsearch.report.search_report import write_report
     from kdsearch.results.store import read_results
 
+    args.results = _results(args.results)
     meta, trials, _ = read_results(args.results)
     if "row" in trials.columns:  # a search over paper 000's Table 1 rows: the table beside the paper's
         from kdsearch.report.table1 import report_command

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="GPUs the search may use (default: all visible; per-trial share from resources.gpus_per_trial)")
     run.add_argument("--cpus", type=int, default=None, help="CPUs the search may use (default: all)")
     run.add_argument("--num-samples", type=int, default=None, help="number of trials (overrides search.num_samples)")
-    run.add_argument("--name", default=None, help="results name: results/<name>/ (default: <space>-<timestamp>)")
+    run.add_argument("--name", default=None, help="results name: results/<name>/ (default: <space>-<timestamp>; "
+                     "with --resume: the latest search of the space)")
     run.add_argument("--results-dir", default="results", help="where results/<name>/ folders go (default: results)")
     run.add_argument("--smoke-test", action="store_true", help="2 trials x 1 epoch, 1-epoch teacher: check the wiring")
     run.add_argument("--resume", action="store_true",
@@ -117,23 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="plots and a Markdown summary of a search (and paper 000's Table 1 "
                             "beside a search over search_spaces/table1.yaml)")
-    report.add_argument("results", help="a results folder, e.g. results/table1-20261122-101500")
+    report.add_argument("results", help="a results folder or a search's name, e.g. table1-20261122-101500")
     report.set_defaults(func=cmd_report)
 
     board = sub.add_parser("leaderboard", help="print the leaderboard of results/<name>")
-    board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
+    board.add_argument("results", help="a results folder or a search's name, e.g. edam-20261122-101500")
     board.add_argument("--top", type=int, default=None, help="rows to show (default: as many as the table a run ends on)")
     board.set_defaults(func=cmd_leaderboard)
 
     evaluate = sub.add_parser("evaluate", help="test-split metrics, once, for the top trials of a search")
-    evaluate.add_argument("results", help="a results folder")
+    evaluate.add_argument("results", help="a results folder or a search's name (found in results/)")
     evaluate.add_argument("--top", type=int, default=3, help="how many of the best trials (default 3)")
     evaluate.add_argument("--force", action="store_true", help="score trials already evaluated again")
     add_threads(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     export = sub.add_parser("export", help="write the best video-only student (or a chosen trial's) for deployment")
-    export.add_argument("results", help="a results folder")
+    export.add_argument("results", help="a results folder or a search's name (found in results/)")
     export.add_argument("--out", required=True, help="output file, e.g. student.pt")
     export.add_argument("--format", choices=("kdsearch", "torchscript", "onnx"), default="kdsearch",
                         help="kdsearch model file (default; `kdsearch predict` runs it), TorchScript, or ONNX")
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     replay = sub.add_parser("replay", help="re-run one trial on CPU and compare with its recorded metrics")
-    replay.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
+    replay.add_argument("results", help="a results folder or a search's name, e.g. edam-20261122-101500")
     replay.add_argument("trial_id", help="the trial id shown in the leaderboard")
     replay.add_argument("--epochs", type=int, default=None, help="epochs to replay (default: as many as it ran)")
     replay.set_defaults(func=cmd_replay)

@@ -19,6 +19,7 @@ import yaml
 
 from kdsearch.errors import UserError
 from kdsearch.interrupts import Interrupted, guarded
+from kdsearch.results.folders import FolderClaim, latest_search_of, running_driver
 from kdsearch.search.recovery import check_disk, disk_problem, recover_for_resume
 from kdsearch.search.resources import ResourcePlan, plan_resources
 from kdsearch.spec.space import NAME_RE, Space
@@ -48,6 +49,8 @@ class SearchOutcome:
 
 def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
     """The results name and folder, checked but not created: refuse names that escape results/."""
+    if opts.resume and not opts.name:  # the most recent search of this space
+        opts.name = latest_search_of(opts.results_root, space.name)
     name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not NAME_RE.match(name) or name in (".", ".."):
         raise UserError("a results name is letters, digits, '.', '_' or '-' (no path separators)",
@@ -56,6 +59,10 @@ def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
     if opts.resume and not (folder / "space.yaml").is_file():
         raise UserError("nothing to resume here (no space.yaml: not a kdsearch search)", file=str(folder),
                         field="--resume")
+    running = running_driver(folder) if folder.is_dir() else None
+    if running:
+        raise UserError(f"this search is still running ({running}): two drivers cannot share its folder; wait "
+                        "for it, stop it, or choose another --name", file=str(folder), field="--name")
     if not opts.resume and folder.exists():
         raise UserError("already exists: pass --resume to continue that search, or choose another --name",
                         file=str(folder), field="--name")
@@ -109,7 +116,9 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
     # plan, so that check waits until Ray is connected (still before the folder is claimed).
     joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
     plan = None if joining else plan_resources(space, opts)
-    opts.name, _ = results_name(space, opts)  # one name from here on (a timestamp would move)
+    opts.name, folder = results_name(space, opts)  # one name from here on (a timestamp would move)
+    console.print(f"[bold]kdsearch[/] search [cyan]{opts.name}[/] · space {space.file}{_bundled(space.file)} · "
+                  f"results in {folder.resolve()}/", soft_wrap=True)  # paths whole, never wrapped
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
 
@@ -117,22 +126,25 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
 
     _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
     guard.install()  # ray.init replaced our SIGTERM handler with a bare exit
+    claim = None
     try:
         if plan is None:
             plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
         name, folder = results_dir_for(space, opts)
+        claim = FolderClaim(folder)  # one driver per folder, until this one ends
         if not opts.resume:
             record = {**_space_record(space), "storage": opts.storage}
             (folder / "space.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
         elif opts.storage is None:  # resume where the search kept its checkpoints
             opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
-        console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
         console.print(plan.describe())
         data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
         teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
         _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard)
     finally:
+        if claim is not None:
+            claim.release()
         unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
             ray.shutdown()
@@ -205,6 +217,16 @@ def _join(address: str, common: dict) -> None:
         if problem is None:
             raise
         raise problem from None
+
+
+def _bundled(file: str) -> str:
+    """' (bundled with kdsearch)' for a space found among the bundled ones, not in this folder."""
+    from kdsearch.spec.space import BUNDLED_DIR, INSTALLED_DIR
+
+    path = Path(file).resolve()
+    inside = lambda folder: folder in path.parents  # noqa: E731
+    return " (bundled with kdsearch)" if not inside(Path.cwd().resolve()) and (
+        inside(BUNDLED_DIR) or inside(INSTALLED_DIR)) else ""
 
 
 def _local_cuda() -> bool:

@@ -1,6 +1,6 @@
 """Ctrl-C (SIGINT to the terminal's process group) and a scheduler's SIGTERM mid-trials: the run
-says it was interrupted, prints the exact `--resume` line, exits 130 / 143, and that line finishes
-the search."""
+says it was interrupted, prints the exact `--resume` line, exits 130 / 143, and that line (or
+`--resume` alone, which finds the latest search of the space) finishes the search."""
 
 import os
 import shlex
@@ -46,6 +46,8 @@ def test_signal_mid_search_says_interrupted_and_resume_finishes(tmp_path, signum
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert driver.returncode == exit_code, err[-3000:]
+    # The first line says which space file runs and where the results go.
+    assert out.splitlines()[0] == f"kdsearch search s · space {space} · results in {results.resolve()}/"
     assert f"search s interrupted ({signal.Signals(signum).name}); it did not finish." in err
     resume = f"kdsearch run {shlex.quote(str(space))} --name s --resume"
     assert resume in err.splitlines()[-1], err[-2000:]
@@ -54,6 +56,8 @@ def test_signal_mid_search_says_interrupted_and_resume_finishes(tmp_path, signum
     assert not set(trials.status) <= {"done", "stopped"} or len(trials) < 4  # it really stopped early
 
     argv = shlex.split(err.splitlines()[-1])[1:]  # the printed line, as written (without the program name)
+    if not whole_group:  # --resume alone takes the latest search of the space: this one
+        argv = [a for a in argv if a not in ("--name", "s")]
     resumed = subprocess.run([sys.executable, "-m", "kdsearch", *argv], cwd=tmp_path, env=env, capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
