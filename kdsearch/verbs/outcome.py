@@ -47,6 +47,8 @@ def print_interrupted(exc, resume: str) -> None:
     which = f"search {ctx['name']}" if ctx.get("name") else "search"
     print(f"kdsearch: {which} interrupted ({exc.signal_name}); it did not finish.", file=sys.stderr)
     if ctx.get("resumable"):
-        print(f"Trials recorded so far: {folder}/trials.parquet. Continue it with:\n  {resume}", file=sys.stderr)
+        recorded = folder / "trials.parquet"
+        so_far = f"Trials recorded so far: {recorded}." if recorded.is_file() else "No trial had started."
+        print(f"{so_far} Continue it with:\n  {resume}", file=sys.stderr)
     else:
         print("Nothing was written yet: run the same command again to start it.", file=sys.stderr)
