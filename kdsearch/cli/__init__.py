@@ -11,6 +11,8 @@ import sys
 
 from kdsearch.cli.parser import build_parser
 from kdsearch.errors import EXIT_USER_ERROR, UserError
+from kdsearch.interrupts import Interrupted
+from kdsearch.threads import use_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -19,10 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _check_common_args(args, "--out" in (sys.argv[1:] if argv is None else argv))
+        if getattr(args, "apply_threads", False):
+            use_threads(args.threads)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"kdsearch: error: {exc.message}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Interrupted as exc:
+        print(f"kdsearch: interrupted ({exc.signal_name})", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("kdsearch: interrupted", file=sys.stderr)
         return 130

@@ -15,19 +15,51 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def _results(arg: str):
+    """A results folder, or a bare search name found as results/<name>."""
+    from kdsearch.results.folders import results_folder
+
+    return results_folder(arg)
+
+
 def cmd_run(args) -> int:
     from kdsearch.search.driver import RunOptions, run_search
-    from kdsearch.verbs.outcome import print_outcome
+    from kdsearch.interrupts import Interrupted
     from kdsearch.spec.space import load_space
+    from kdsearch.verbs.outcome import print_interrupted, print_outcome
 
+    if args.address:  # an address where nothing listens is refused before anything loads
+        from kdsearch.cluster.join import check_reachable
+
+        check_reachable(args.address)
     console = _console()
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
                       smoke_test=args.smoke_test, resume=args.resume, address=args.address, storage=args.storage,
                       results_root=args.results_dir)
-    outcome = run_search(space, opts, console)
+    try:
+        outcome = run_search(space, opts, console)
+    except Interrupted as exc:
+        print_interrupted(exc, resume_line(args, exc.context.get("name")))
+        return exc.exit_code
     print_outcome(outcome, console)
     return 0
+
+
+def resume_line(args, name: str | None) -> str:
+    """The `kdsearch run` command that continues this search: the same space and options."""
+    import shlex
+
+    words = ["kdsearch", "run", args.space]
+    for flag, value in (("--gpus", args.gpus), ("--cpus", args.cpus), ("--num-samples", args.num_samples),
+                        ("--results-dir", None if args.results_dir == "results" else args.results_dir),
+                        ("--address", args.address), ("--storage", args.storage),
+                        ("--threads", getattr(args, "threads", None))):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.smoke_test:
+        words.append("--smoke-test")
+    return shlex.join([*words, "--name", name or "NAME", "--resume"])
 
 
 def cmd_validate(args) -> int:
@@ -44,7 +76,7 @@ def cmd_validate(args) -> int:
 def cmd_leaderboard(args) -> int:
     from kdsearch.results.leaderboard import leaderboard_command
 
-    return leaderboard_command(args.results, console=_console(), **({"top": args.top} if args.top is not None else {}))
+    return leaderboard_command(_results(args.results), console=_console(), **({"top": args.top} if args.top is not None else {}))
 
 
 def cmd_data_synth(args) -> int:
@@ -59,6 +91,18 @@ def cmd_data_info(args) -> int:
     return info_command(args.file, console=_console())
 
 
+def cmd_data_path(args) -> int:
+    from kdsearch.data.source import dataset_path
+    from kdsearch.spec.space import load_space
+
+    space = load_space(args.space)
+    # Progress (a first-time generation) goes to stderr: stdout is the path alone, for $(...).
+    from rich.console import Console
+
+    print(dataset_path(space.config["data"], console=Console(stderr=True)))
+    return 0
+
+
 def cmd_data_import(args) -> int:
     from kdsearch.data.importers import import_command
 
@@ -68,13 +112,13 @@ def cmd_data_import(args) -> int:
 def cmd_evaluate(args) -> int:
     from kdsearch.verbs.evaluate import evaluate_command
 
-    return evaluate_command(args.results, top=args.top, force=args.force, console=_console())
+    return evaluate_command(_results(args.results), top=args.top, force=args.force, console=_console())
 
 
 def cmd_export(args) -> int:
     from kdsearch.verbs.export import export_command
 
-    return export_command(args.results, args.out, fmt=args.format, trial_id=args.trial, console=_console())
+    return export_command(_results(args.results), args.out, fmt=args.format, trial_id=args.trial, console=_console())
 
 
 def cmd_train(args) -> int:
@@ -86,7 +130,7 @@ def cmd_train(args) -> int:
 def cmd_replay(args) -> int:
     from kdsearch.verbs.replay import replay_command
 
-    return replay_command(args.results, args.trial_id, epochs=args.epochs, console=_console())
+    return replay_command(_results(args.results), args.trial_id, epochs=args.epochs, console=_console())
 
 
 def cmd_teacher_list(args) -> int:
@@ -119,6 +163,7 @@ def cmd_report(args) -> int:
     from kdsearch.report.search_report import write_report
     from kdsearch.results.store import read_results
 
+    args.results = _results(args.results)
     meta, trials, _ = read_results(args.results)
     if "row" in trials.columns:  # a search over paper 000's Table 1 rows: the table beside the paper's
         from kdsearch.report.table1 import report_command

@@ -10,6 +10,7 @@ from kdsearch.cli.commands import (  # noqa: F401  (each command's set_defaults(
     cmd_leaderboard,
     cmd_data_synth,
     cmd_data_info,
+    cmd_data_path,
     cmd_data_import,
     cmd_evaluate,
     cmd_export,
@@ -37,6 +38,16 @@ EPILOG = """examples:
 
 
 
+THREADS_HELP = ("torch CPU threads of this process: a number, or 'auto' for every CPU it may use (default: "
+                "OMP_NUM_THREADS if set, else 1: robust on a shared machine, see kdsearch/threads.py)")
+
+
+def add_threads(parser: argparse.ArgumentParser, extra: str = "") -> None:
+    """`--threads`, applied by `kdsearch.cli.main` before the command runs."""
+    parser.add_argument("--threads", default=None, metavar="N|auto", help=THREADS_HELP + extra)
+    parser.set_defaults(apply_threads=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kdsearch", description="Hyperparameter search for multimodal -> video-only knowledge distillation "
@@ -50,15 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="GPUs the search may use (default: all visible; per-trial share from resources.gpus_per_trial)")
     run.add_argument("--cpus", type=int, default=None, help="CPUs the search may use (default: all)")
     run.add_argument("--num-samples", type=int, default=None, help="number of trials (overrides search.num_samples)")
-    run.add_argument("--name", default=None, help="results name: results/<name>/ (default: <space>-<timestamp>)")
+    run.add_argument("--name", default=None, help="results name: results/<name>/ (default: <space>-<timestamp>; "
+                     "with --resume: the latest search of the space)")
     run.add_argument("--results-dir", default="results", help="where results/<name>/ folders go (default: results)")
     run.add_argument("--smoke-test", action="store_true", help="2 trials x 1 epoch, 1-epoch teacher: check the wiring")
-    run.add_argument("--resume", action="store_true", help="continue the interrupted search --name NAME")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted search: give the same space and --name NAME (the name the "
+                          "run printed; an interrupted run prints the whole command); finished trials are not re-run")
     run.add_argument("--address", default=None,
                      help="join an existing Ray cluster (an address, or 'auto'); default: start Ray locally")
     run.add_argument("--storage", default=None,
                      help="where Tune keeps checkpoints and experiment state: an s3:// URI or a shared (NFS) path; "
                           "needed on multi-node clusters (default: results/<name>/tune)")
+    add_threads(run, "; trials use resources.cpus_per_trial threads each")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train a space's fixed configuration once, in this process (no Ray)",
@@ -70,55 +85,65 @@ def build_parser() -> argparse.ArgumentParser:
                        help="change a setting, checked like the file (repeatable), e.g. --set loss.beta=2")
     train.add_argument("--out", help="write the best validation epoch's model here (kdsearch predict runs it)")
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    add_threads(train)
     train.set_defaults(func=cmd_train)
 
     validate = sub.add_parser("validate", help="check a space file completely without running it")
-    validate.add_argument("space")
+    validate.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
     validate.set_defaults(func=cmd_validate)
 
     describe = sub.add_parser("describe", help="parameters and batch-1 latency of a space's models vs paper 000")
-    describe.add_argument("space")
+    describe.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
     describe.add_argument("--shapes", choices=("data", "mosei"), default="data",
                           help="input shapes: the space's data (default) or CMU-MOSEI unaligned (the paper's)")
     describe.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    describe.add_argument("--repeats", type=int, default=20, help="timed forward passes per model (median)")
+    describe.add_argument("--repeats", type=int, default=None,
+                          help="timed forward passes per model, their median reported (default: at least 25 "
+                               "passes and at least 1 s of them, stable on a busy machine)")
+    add_threads(describe)
     describe.set_defaults(func=cmd_describe)
 
     predict = sub.add_parser("predict", help="run a saved model (teacher or student) on one split of a dataset")
     predict.add_argument("model", help="a model file (cached or imported teacher, exported student)")
-    predict.add_argument("data", help="dataset .h5 in kdsearch's layout")
-    predict.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    predict.add_argument("data", help="dataset .h5 in kdsearch's layout (`kdsearch data path SPACE` prints a "
+                                      "space's, e.g. the cached synthetic file)")
+    predict.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                         help="which split of the dataset to run (default test)")
     predict.add_argument("--out", required=True, help="output .npy: the raw outputs (N, n_out)")
-    predict.add_argument("--batch-size", type=int, default=256)
+    predict.add_argument("--batch-size", type=int, default=256,
+                         help="samples per forward pass (default 256; lower it if memory runs out)")
     predict.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_threads(predict)
     predict.set_defaults(func=cmd_predict)
 
     report = sub.add_parser("report", help="plots and a Markdown summary of a search (and paper 000's Table 1 "
                             "beside a search over search_spaces/table1.yaml)")
-    report.add_argument("results", help="a results folder, e.g. results/table1-20261122-101500")
+    report.add_argument("results", help="a results folder or a search's name, e.g. table1-20261122-101500")
     report.set_defaults(func=cmd_report)
 
     board = sub.add_parser("leaderboard", help="print the leaderboard of results/<name>")
-    board.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
+    board.add_argument("results", help="a results folder or a search's name, e.g. edam-20261122-101500")
     board.add_argument("--top", type=int, default=None, help="rows to show (default: as many as the table a run ends on)")
     board.set_defaults(func=cmd_leaderboard)
 
     evaluate = sub.add_parser("evaluate", help="test-split metrics, once, for the top trials of a search")
-    evaluate.add_argument("results", help="a results folder")
+    evaluate.add_argument("results", help="a results folder or a search's name (found in results/)")
     evaluate.add_argument("--top", type=int, default=3, help="how many of the best trials (default 3)")
     evaluate.add_argument("--force", action="store_true", help="score trials already evaluated again")
+    add_threads(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     export = sub.add_parser("export", help="write the best video-only student (or a chosen trial's) for deployment")
-    export.add_argument("results", help="a results folder")
+    export.add_argument("results", help="a results folder or a search's name (found in results/)")
     export.add_argument("--out", required=True, help="output file, e.g. student.pt")
     export.add_argument("--format", choices=("kdsearch", "torchscript", "onnx"), default="kdsearch",
                         help="kdsearch model file (default; `kdsearch predict` runs it), TorchScript, or ONNX")
     export.add_argument("--trial", default=None, help="a trial id (default: the best trial)")
+    add_threads(export)
     export.set_defaults(func=cmd_export)
 
     replay = sub.add_parser("replay", help="re-run one trial on CPU and compare with its recorded metrics")
-    replay.add_argument("results", help="a results folder, e.g. results/edam-20261122-101500")
+    replay.add_argument("results", help="a results folder or a search's name, e.g. edam-20261122-101500")
     replay.add_argument("trial_id", help="the trial id shown in the leaderboard")
     replay.add_argument("--epochs", type=int, default=None, help="epochs to replay (default: as many as it ran)")
     replay.set_defaults(func=cmd_replay)
@@ -128,11 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     synth = data.add_parser("synth", help="write a synthetic dataset in kdsearch's HDF5 layout")
     synth.add_argument("out", help="output .h5 file")
     synth.add_argument("--preset", default="small", help="small (CPU default) or mosei (CMU-MOSEI shapes and sizes, ~6.4 GB)")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int, default=0, help="random seed of the generated data (default 0)")
     synth.set_defaults(func=cmd_data_synth)
     info = data.add_parser("info", help="splits, shapes and label statistics of a dataset file")
-    info.add_argument("file")
+    info.add_argument("file", help="a dataset .h5 file (`kdsearch data path SPACE` prints a space's)")
     info.set_defaults(func=cmd_data_info)
+    dpath = data.add_parser("path", help="print the dataset file a space trains on (the synthetic one is "
+                                         "generated into the cache if needed)")
+    dpath.add_argument("space", help="space file, or a bundled space's name (edam, smoke, ...)")
+    dpath.set_defaults(func=cmd_data_path)
     imp = data.add_parser("import", help="convert MulT/MMSA pickles or CMU-SDK .csd files into kdsearch's layout")
     imp.add_argument("src", help="a MulT or MMSA .pkl, or a folder of .csd files (one per modality + labels)")
     imp.add_argument("out", help="output .h5 file (written only when the import succeeds)")
@@ -145,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     teacher = sub.add_parser("teacher", help="the teacher cache").add_subparsers(
         dest="teacher_command", metavar="TEACHER_COMMAND", required=True)
-    tlist = teacher.add_parser("list", help="list cached teachers")
+    tlist = teacher.add_parser("list", help="list cached teachers and their files")
     tlist.set_defaults(func=cmd_teacher_list)
     mult = teacher.add_parser("import-mult", help="convert a state dict of the original MulT code's MULTModel")
     mult.add_argument("state_dict", help="torch.save(model.state_dict(), ...) of MulT's MULTModel")
@@ -166,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--student", default=None, metavar="MODEL.pt", help="also diagnose this student checkpoint")
     diag.add_argument("--max-samples", type=int, default=None, metavar="N", help="use only the first N samples")
     diag.add_argument("--per-head", action="store_true", help="also report and draw each attention head")
+    add_threads(diag)
     diag.set_defaults(func=cmd_diagnose)
 
     experiment = sub.add_parser("experiment", help="fixed, re-runnable measurements").add_subparsers(
@@ -180,19 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
     kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it (default "
                          "results/kd_gain.md)")
     kd_gain.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_threads(kd_gain)
     kd_gain.set_defaults(func=cmd_experiment_kd_gain)
 
     cluster = sub.add_parser("cluster", help="cluster configs").add_subparsers(
         dest="cluster_command", metavar="CLUSTER_COMMAND", required=True)
     check = cluster.add_parser("check", help="validate a Ray launcher config or KubeRay manifest offline")
-    check.add_argument("files", nargs="+")
+    check.add_argument("files", nargs="+", help="Ray cluster launcher YAML files or KubeRay manifests")
     check.set_defaults(func=cmd_cluster_check)
 
     bench = sub.add_parser("bench", help="time training steps, inference and a small search on this machine")
     bench.add_argument("--quick", action="store_true",
                        help="small shapes, teacher + config-5 student + naive comparison, no search (CI, < 1 min)")
     bench.add_argument("--json", default=None, metavar="OUT", help="also write the results to this JSON file")
-    bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    bench.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                       help="where to time (default auto: cuda when present)")
     bench.add_argument("--shapes", default=None, choices=("small", "mosei"),
                        help="synthetic preset shapes (default: mosei on a GPU, small on a CPU)")
     bench.add_argument("--batch", type=int, default=24, help="training batch size of the headline figures (default 24)")

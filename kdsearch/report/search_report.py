@@ -27,17 +27,27 @@ def _plt():
     return plt
 
 
-def learning_curves(epochs: pd.DataFrame, metric: str, out: Path) -> Path:
+def learning_curves(epochs: pd.DataFrame, metric: str, out: Path, status: dict | None = None) -> Path:
+    """One line per trial, each its own colour; trials that ran to the end (`done`) drawn bold,
+    those ASHA stopped (or that failed) faded, so the finished ones stand out."""
     plt = _plt()
+    status = status or {}
     fig, ax = plt.subplots(figsize=(7, 4))
-    for trial_id, rows in epochs.groupby("trial_id"):
-        rows = rows.sort_values("epoch")
-        if metric in rows:
-            ax.plot(rows["epoch"], rows[metric], marker=".", linewidth=1, alpha=0.8, label=str(trial_id))
+    ids = list(epochs["trial_id"].drop_duplicates())
+    cmap = plt.get_cmap("tab10" if len(ids) <= 10 else "tab20" if len(ids) <= 20 else "turbo")
+    colours = [cmap(i if len(ids) <= 20 else i / max(1, len(ids) - 1)) for i in range(len(ids))]
+    for colour, trial_id in zip(colours, ids):
+        rows = epochs[epochs["trial_id"] == trial_id].sort_values("epoch")
+        if metric not in rows:
+            continue
+        done = status.get(trial_id, "done") == "done"
+        ax.plot(rows["epoch"], rows[metric], marker=".", color=colour, linewidth=1.8 if done else 0.8,
+                alpha=0.95 if done else 0.35, linestyle="-" if done else "--",
+                label=f"{trial_id} ({status.get(trial_id, '?')})")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per trial (validation)")
-    if epochs["trial_id"].nunique() <= 12:
+    ax.set_title(f"{metric} per trial (validation; bold: ran to the end, dashed/faded: stopped)", fontsize=9)
+    if len(ids) <= 20:
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -45,7 +55,19 @@ def learning_curves(epochs: pd.DataFrame, metric: str, out: Path) -> Path:
     return out
 
 
-def metric_vs_params(trials: pd.DataFrame, searched: list[str], metric: str, out: Path) -> Path:
+def log_scaled(folder: Path) -> set[str]:
+    """Searched parameters sampled on a log scale (space.yaml's record of the search)."""
+    import yaml
+
+    path = folder / "space.yaml"
+    if not path.is_file():
+        return set()
+    params = (yaml.safe_load(path.read_text()) or {}).get("params") or {}
+    return {name for name, spec in params.items() if isinstance(spec, dict) and spec.get("log")}
+
+
+def metric_vs_params(trials: pd.DataFrame, searched: list[str], metric: str, out: Path,
+                     log_params: set[str] = frozenset()) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(1, max(1, len(searched)), figsize=(3.2 * max(1, len(searched)), 3.2), squeeze=False)
     column = f"best_{metric}"
@@ -55,12 +77,17 @@ def metric_vs_params(trials: pd.DataFrame, searched: list[str], metric: str, out
         colors = trials["status"].map({"done": "tab:green", "stopped": "tab:orange", "error": "tab:red"}).fillna("grey")
         if numeric.notna().all():
             ax.scatter(numeric, trials[column], c=colors, s=18)
+            if param in log_params and (numeric > 0).all():
+                ax.set_xscale("log")  # sampled on a log scale: shown on one
+                ticks = np.geomspace(numeric.min(), numeric.max(), 4) if numeric.max() > numeric.min() else [numeric.min()]
+                ax.set_xticks(ticks, [f"{t:.3g}" for t in ticks], fontsize=7)
+                ax.xaxis.set_minor_formatter(plt.NullFormatter())  # Matplotlib's crowd each other
         else:  # categorical: one column per choice
             labels = sorted(x.astype(str).unique())
             pos = x.astype(str).map({v: i for i, v in enumerate(labels)})
             ax.scatter(pos, trials[column], c=colors, s=18)
             ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=7)
-        ax.set_xlabel(param, fontsize=8)
+        ax.set_xlabel(param + (" (log scale)" if ax.get_xscale() == "log" else ""), fontsize=8)
         ax.set_ylabel(column, fontsize=8)
     fig.suptitle(f"best {metric} against each searched parameter (green done, orange stopped by ASHA)", fontsize=9)
     fig.tight_layout()
@@ -69,34 +96,48 @@ def metric_vs_params(trials: pd.DataFrame, searched: list[str], metric: str, out
     return out
 
 
-def importances(results_dir: Path, study_name: str) -> dict[str, float]:
-    """Optuna's parameter importances on the study (empty when too few trials finished)."""
+IMPORTANCE_METHOD = "PED-ANOVA (Optuna)"
+# Below this many finished trials the importances rest on too few points to rank parameters.
+FEW_TRIALS = 30
+
+
+def importances(results_dir: Path, study_name: str) -> tuple[dict[str, float], int]:
+    """Optuna's PED-ANOVA parameter importances on the study, and how many finished trials they
+    rest on (empty when too few trials finished)."""
     import optuna
+    from optuna.importance import PedAnovaImportanceEvaluator
 
     journal = results_dir / "optuna.journal"
     if not journal.is_file():
-        return {}
+        return {}, 0
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     import warnings
 
     try:
         study = optuna.load_study(study_name=study_name, storage=storage)
-        warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
-        if len(study.directions) > 1:
-            return {k: float(v) for k, v in optuna.importance.get_param_importances(
-                study, target=lambda t: t.values[0] if t.values else float("nan")).items()}
-        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        used = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+        evaluator = PedAnovaImportanceEvaluator()  # named, not left to Optuna's default
+        target = (lambda t: t.values[0] if t.values else float("nan")) if len(study.directions) > 1 else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
+        if any("too small to compute importances" in str(w.message) for w in caught):
+            return {}, used  # Optuna would answer with equal shares: not a finding
+        return {k: float(v) for k, v in values.items()}, used
     except (RuntimeError, ValueError, KeyError):  # fewer than two completed trials, one value...
-        return {}
+        return {}, 0
 
 
-def bar_chart(values: dict[str, float], title: str, out: Path) -> Path:
+def bar_chart(values: dict[str, float], title: str, out: Path, xlabel: str = "", note: str = "") -> Path:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(values)))
+    fig, ax = plt.subplots(figsize=(6, 0.9 + 0.4 * len(values) + (0.3 if note else 0)))
     names = list(values)[::-1]
     ax.barh(names, [values[n] for n in names], color="tab:blue")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    ax.set_xlabel(xlabel, fontsize=8)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, color="tab:red", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.06 if note else 0, 1, 1))
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
@@ -176,15 +217,26 @@ def write_report(results_dir: str | Path) -> Path:
     lines = [f"# Search {folder.name}", "", f"Metric: `{metric}` ({mode}); {len(trials)} trials; "
              + ", ".join(f"{s} {n}" for s, n in trials["status"].value_counts().items()), ""]
     if not epochs.empty and metric in epochs:
-        learning_curves(epochs, metric, out / "learning_curves.png")
+        learning_curves(epochs, metric, out / "learning_curves.png",
+                        status=dict(zip(trials["trial_id"], trials["status"])) if not trials.empty else {})
         lines += ["![learning curves](learning_curves.png)", ""]
     if searched and not trials.empty and f"best_{metric}" in trials:
-        metric_vs_params(trials, searched, metric, out / "metric_vs_params.png")
+        metric_vs_params(trials, searched, metric, out / "metric_vs_params.png", log_params=log_scaled(folder))
         lines += ["![metric against parameters](metric_vs_params.png)", ""]
-    imp = importances(folder, folder.name)
+    imp, used = importances(folder, folder.name)
+    finished = f"{used} finished trial{'' if used == 1 else 's'}"
+    if not imp and searched:
+        lines += ["## Parameter importance", "", f"Not computed: the study has {finished}, too few for "
+                  f"{IMPORTANCE_METHOD}.", ""]
+        (out / "importances.png").unlink(missing_ok=True)  # an earlier report's would be stale
     if imp:
-        bar_chart(imp, "parameter importance (Optuna PED-ANOVA)", out / "importances.png")
-        lines += ["## Parameter importance", "", *(f"- `{k}`: {v:.3f}" for k, v in imp.items()), "",
+        note = (f"Only {finished}: below about {FEW_TRIALS}, these importances are a rough hint, "
+                "not a ranking." if used < FEW_TRIALS else "")
+        bar_chart(imp, f"parameter importance: {IMPORTANCE_METHOD}, {finished}", out / "importances.png",
+                  xlabel=f"importance of {metric} (shares summing to 1)", note=note)
+        lines += ["## Parameter importance", "", f"Method: {IMPORTANCE_METHOD}, on the study's {finished}; "
+                  f"each share is how much of the spread in `{metric}` the parameter explains.", "",
+                  *(f"- `{k}`: {v:.3f}" for k, v in imp.items()), "", *([f"> {note}", ""] if note else []),
                   "![importances](importances.png)", ""]
     objectives = meta.get("objectives") or []
     if objectives:
@@ -205,6 +257,7 @@ def write_report(results_dir: str | Path) -> Path:
     record = read_space_record(folder)
     if record is not None:
         lines += ["## How these numbers were produced", "", *settings_lines(record, trials, searched), ""]
+    lines += _test_metrics(folder, metric)
     lines += ["## Top trials", "", _markdown_table(rank_trials(trials, metric=metric, mode=mode).head(10),
                                                       searched, metric)]
     summary = out / "summary.md"
@@ -219,3 +272,19 @@ def _markdown_table(trials: pd.DataFrame, searched: list[str], metric: str) -> s
     rows = ["| " + " | ".join(fmt_value(r[c]) if c in searched else str(r[c]) for c in cols) + " |"
             for _, r in trials.iterrows()]
     return "\n".join([head, *rows])
+
+
+def _test_metrics(folder: Path, metric: str) -> list[str]:
+    """The test-split figures `kdsearch evaluate` wrote (evaluation.parquet), if it ran."""
+    path = folder / "evaluation.parquet"
+    if not path.is_file():
+        return ["## Test split", "", "Not evaluated yet: `kdsearch evaluate` scores the best trials on the test "
+                "split once and writes evaluation.parquet, which this report then shows.", ""]
+    table = pd.read_parquet(path)
+    cols = [c for c in ["trial_id", "epoch", f"best_{metric}", *(c for c in table.columns if c.startswith("test_"))]
+            if c in table.columns]
+    head = "| " + " | ".join(c.replace("best_", "valid ") for c in cols) + " |\n|" + "---|" * len(cols)
+    rows = ["| " + " | ".join(fmt_metric(r[c]) if isinstance(r[c], float) else str(r[c]) for c in cols) + " |"
+            for _, r in table.iterrows()]
+    return ["## Test split (kdsearch evaluate)", "", "Each trial at its best validation epoch; chosen on validation, "
+            "scored on test once.", "", head, *rows, ""]

@@ -8,7 +8,6 @@ taken from the cache once; then data and teacher go into the object store once e
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -20,7 +19,10 @@ import yaml
 from kdsearch.atomic import atomic_write_text
 from kdsearch.errors import UserError
 from kdsearch.results.store import read_space_record
+from kdsearch.interrupts import Interrupted, guarded
+from kdsearch.results.folders import FolderClaim, latest_search_of, running_driver
 from kdsearch.search.recovery import check_disk, disk_problem, recover_for_resume
+from kdsearch.search.ray_session import quiet_ray_env, start_ray, stop_tune
 from kdsearch.search.resources import ResourcePlan, plan_resources
 from kdsearch.spec.space import NAME_RE, Space
 
@@ -49,6 +51,8 @@ class SearchOutcome:
 
 def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
     """The results name and folder, checked but not created: refuse names that escape results/."""
+    if opts.resume and not opts.name:  # the most recent search of this space
+        opts.name = latest_search_of(opts.results_root, space.name)
     name = opts.name or f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not NAME_RE.match(name) or name in (".", ".."):
         raise UserError("a results name is letters, digits, '.', '_' or '-' (no path separators)",
@@ -57,6 +61,10 @@ def results_name(space: Space, opts: RunOptions) -> tuple[str, Path]:
     if opts.resume and not (folder / "space.yaml").is_file():
         raise UserError("nothing to resume here (no space.yaml: not a kdsearch search)", file=str(folder),
                         field="--resume")
+    running = running_driver(folder) if folder.is_dir() else None
+    if running:
+        raise UserError(f"this search is still running ({running}): two drivers cannot share its folder; wait "
+                        "for it, stop it, or choose another --name", file=str(folder), field="--name")
     if not opts.resume and folder.exists():
         raise UserError("already exists: pass --resume to continue that search, or choose another --name",
                         file=str(folder), field="--name")
@@ -78,7 +86,22 @@ def results_dir_for(space: Space, opts: RunOptions) -> tuple[str, Path]:
 
 
 def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
-    _quiet_ray_env()
+    """Runs the search; a SIGINT/SIGTERM ends it with `Interrupted` (its context names the search,
+    its folder and whether `--resume` can continue it), never with an outcome."""
+    with guarded() as guard:
+        try:
+            outcome = _run_search(space, opts, console, guard)
+            guard.raise_if_received()  # a signal while Tune was winding down
+        except Interrupted as exc:
+            folder = Path(opts.results_root) / opts.name if opts.name else None
+            exc.context.update(name=opts.name, folder=folder,
+                               resumable=bool(folder and (folder / "space.yaml").is_file()))
+            raise
+    return outcome
+
+
+def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome:
+    quiet_ray_env(own_signals=guard.active)
     from kdsearch.data.source import load_for_search
     from kdsearch.search.shared_data import share_dataset, unshare_dataset
     from kdsearch.search.teacher_pool import teachers_for_space
@@ -95,17 +118,22 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     # plan, so that check waits until Ray is connected (still before the folder is claimed).
     joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
     plan = None if joining else plan_resources(space, opts)
-    results_name(space, opts)
+    opts.name, folder = results_name(space, opts)  # one name from here on (a timestamp would move)
+    console.print(f"[bold]kdsearch[/] search [cyan]{opts.name}[/] · space {space.file}{_bundled(space.file)} · "
+                  f"results in {folder.resolve()}/", soft_wrap=True)  # paths whole, never wrapped
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
 
     import ray
 
-    _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    guard.install()  # ray.init replaced our SIGTERM handler with a bare exit
+    claim = None
     try:
         if plan is None:
             plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
         name, folder = results_dir_for(space, opts)
+        claim = FolderClaim(folder)  # one driver per folder, until this one ends
         fitting = {"started": False}  # set once Tune runs: from then on the folder is a search's
         try:
             if not opts.resume:
@@ -113,69 +141,37 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
                 atomic_write_text(folder / "space.yaml", yaml.safe_dump(record, sort_keys=False))
             elif opts.storage is None:  # resume where the search kept its checkpoints
                 opts.storage = read_space_record(folder).get("storage")
-            console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
             console.print(plan.describe())
             data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
             device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
             teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, fitting)
+            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard, fitting)
         except BaseException:
             # A run that fails before its first trial (teacher training, the searcher's setup)
-            # leaves no half-made folder that would block the name (`--name` refuses a taken one).
-            if not opts.resume and not fitting["started"]:
+            # leaves no half-made folder that would block the name (`--name` refuses a taken one);
+            # an interrupted one keeps it, so its `--resume` line has a search to continue.
+            if not opts.resume and not fitting["started"] and guard.received is None:
+                claim.release()
+                claim = None
                 shutil.rmtree(folder, ignore_errors=True)
             raise
     finally:
+        if claim is not None:
+            claim.release()
         unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
             ray.shutdown()
     return _outcome(name, folder, time.perf_counter() - started, reused, teachers)
 
 
-def _quiet_ray_env() -> None:
-    """Our leaderboard is the display: keep Ray's own progress output and noise out of it."""
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # they pin every trial in memory
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0 the old engine prints nothing
-    # One small checkpoint per trial-epoch forces experiment-state snapshots; expected, not a problem.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # Snapshot Tune's experiment state at every step (not Tune's adaptive period): after a kill,
-    # `--resume` then knows every trial that finished, and none is trained again. A snapshot of
-    # a small search's state is a few milliseconds.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "0")
-    import optuna
+def _bundled(file: str) -> str:
+    """' (bundled with kdsearch)' for a space found among the bundled ones, not in this folder."""
+    from kdsearch.spec.space import BUNDLED_DIR, INSTALLED_DIR
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # The parquet files are the record; Tune's warning that its JSON/CSV loggers are off is noise.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    # "Token authentication is enabled" on every local start: the default, and safe; not news.
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    # The grid sampler stops its study when every combination is out; Ray warns about how.
-    logging.getLogger("ray.tune.search.optuna.optuna_search").setLevel(logging.ERROR)
-
-
-def _start_ray(plan: ResourcePlan | None, opts: RunOptions, payload_bytes: int = 0) -> None:
-    """Join the cluster (--address, or RAY_ADDRESS inside a Ray job; `plan` is None then) or start
-    a local Ray sized by `plan`."""
-    import ray
-
-    from kdsearch.search.object_store import object_store_bytes
-
-    if ray.is_initialized():
-        return
-    common = dict(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
-                  configure_logging=True)
-    if opts.address:
-        ray.init(address=opts.address, **common)
-    else:
-        if os.environ.get("RAY_ADDRESS"):  # inside a Ray job: the job's cluster
-            ray.init(address=os.environ["RAY_ADDRESS"], **common)
-            return
-        # The dataset is one object every trial reads: the store must hold it whole.
-        store = object_store_bytes(payload_bytes)
-        # "local": a new Ray of our own, even when another search (or a test's cluster) already
-        # runs on this machine; plain ray.init() would try to join that one.
-        ray.init(address="local", num_cpus=plan.cpus, num_gpus=plan.gpus,
-                 **({"object_store_memory": store} if store else {}), **common)
+    path = Path(file).resolve()
+    inside = lambda folder: folder in path.parents  # noqa: E731
+    return " (bundled with kdsearch)" if not inside(Path.cwd().resolve()) and (
+        inside(BUNDLED_DIR) or inside(INSTALLED_DIR)) else ""
 
 
 def _local_cuda() -> bool:
@@ -185,7 +181,7 @@ def _local_cuda() -> bool:
 
 
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console, fitting: dict):
+         console, guard, fitting: dict):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
@@ -194,6 +190,7 @@ def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dic
     tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
     fitting["started"] = True
     try:
+        guard.wind_down = stop_tune
         return tuner.fit()
     except Exception as exc:
         problem = disk_problem(exc, folder)
@@ -204,6 +201,8 @@ def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dic
         raise UserError(f"a disk the search writes to failed mid-search ({problem}); trials.parquet keeps "
                         f"every trial recorded before it; free space, then continue with --name {name} --resume",
                         file=str(folder)) from None
+    finally:
+        guard.wind_down = None
 
 
 def _space_record(space: Space) -> dict:

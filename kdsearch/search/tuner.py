@@ -142,7 +142,9 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
 
     trainable = build_trainable(space, dataset, teachers, plan, data_ref)
     storage, exp_name = tune_location(folder, name, opts.storage)
-    if opts.resume:
+    # A search stopped before its first trial (e.g. while the teacher trained) left no Tune
+    # state: `--resume` then starts it, under the name and folder it already has.
+    if opts.resume and tune.Tuner.can_restore(f"{storage}/{exp_name}"):
         return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,
                                   resume_errored=True)
     metric, mode = space.search["metric"], space.search["mode"]

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kdsearch.train import rng_state
 from kdsearch.train.experiment import TensorSplit
 from kdsearch.train.recipes import RECIPE_DEFAULTS, EarlyStopper, plateau_scheduler
 from kdsearch.train.tasks import Task
@@ -156,7 +157,7 @@ class Trainer:
     def state(self) -> dict:
         """What a checkpoint needs to resume exactly (weights, optimiser, RNG)."""
         state = {"objective": self.objective.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "generator": self.generator.get_state()}
+                 "generator": self.generator.get_state(), "rng": rng_state.capture()}
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         if self.stopper is not None:
@@ -166,7 +167,9 @@ class Trainer:
     def load_state(self, state: dict, epoch: int) -> None:
         self.objective.load_state_dict(state["objective"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].cpu())  # a CPU generator, whatever map_location said
+        if "rng" in state:  # checkpoints written before the global states were kept lack it
+            rng_state.restore(state["rng"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.stopper is not None and "stopper" in state:

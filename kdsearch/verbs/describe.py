@@ -28,24 +28,39 @@ def batch_one(dims: dict[str, int], lengths: dict[str, int], device, seed: int =
     return {m: torch.randn(1, lengths[m], dims[m], generator=gen).to(device) for m in MODALITIES}
 
 
+# Without --repeats: at least this many timed passes, and passes for at least this long, so
+# the median is stable on a busy machine (other processes only ever add time, and the median of
+# many passes is not moved by the few a neighbour slowed down); capped for very slow models.
+MIN_REPEATS, MIN_TIMED_S, MAX_REPEATS = 25, 1.0, 1000
+
+
 @torch.inference_mode()
-def latency_ms(model: nn.Module, batch: dict[str, torch.Tensor], *, repeats: int = 20, warmup: int = 3) -> float:
-    """Median wall time of one forward pass in eval mode (fused attention, no maps kept)."""
+def latency_ms(model: nn.Module, batch: dict[str, torch.Tensor], *, repeats: int | None = None,
+               warmup: int = 3) -> float:
+    """Median wall time of one forward pass in eval mode (fused attention, no maps kept): of
+    `repeats` timed passes, or by default of at least MIN_REPEATS passes and MIN_TIMED_S seconds."""
     from kdsearch.train.objectives import run_model
 
     model.eval()
     device = next(model.parameters()).device
-    times = []
-    for i in range(warmup + repeats):
+    times: list[float] = []
+    for _ in range(warmup):
+        run_model(model, batch)
+    while _wants_more(times, repeats):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         started = time.perf_counter()
         run_model(model, batch)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append((time.perf_counter() - started) * 1000.0)
+        times.append((time.perf_counter() - started) * 1000.0)
     return statistics.median(times)
+
+
+def _wants_more(times: list[float], repeats: int | None) -> bool:
+    if repeats is not None:
+        return len(times) < repeats
+    return len(times) < MAX_REPEATS and (len(times) < MIN_REPEATS or sum(times) < 1000.0 * MIN_TIMED_S)
 
 
 def model_configs(space) -> list[dict]:
@@ -61,7 +76,7 @@ def model_configs(space) -> list[dict]:
     return out
 
 
-def describe_space(space, *, shapes: str = "data", device: str = "cpu", repeats: int = 20) -> list[dict]:
+def describe_space(space, *, shapes: str = "data", device: str = "cpu", repeats: int | None = None) -> list[dict]:
     """One row per distinct model: role, description, parameters, batch-1 latency (ms).
 
     The first teacher and student rows are those of the space's base config.
@@ -94,7 +109,7 @@ def _what(role: str, section: dict) -> str:
     return f"config {section['config']}, align {section['align']} ({shape})"
 
 
-def describe_command(space_arg: str, *, shapes: str = "data", device: str = "cpu", repeats: int = 20) -> int:
+def describe_command(space_arg: str, *, shapes: str = "data", device: str = "cpu", repeats: int | None = None) -> int:
     """CLI body: print the models' sizes and latency next to paper 000's figures."""
     from rich.console import Console
     from rich.table import Table
@@ -102,14 +117,16 @@ def describe_command(space_arg: str, *, shapes: str = "data", device: str = "cpu
     from kdsearch.errors import UserError
     from kdsearch.spec.space import load_space
 
-    if repeats < 1:
+    if repeats is not None and repeats < 1:
         raise UserError(f"must be >= 1, got {repeats}", field="--repeats")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UserError("CUDA is not available on this machine", field="--device")
     space = load_space(space_arg)
     rows = describe_space(space, shapes=shapes, device=device, repeats=repeats)
     where = "CMU-MOSEI unaligned shapes" if shapes == "mosei" else "the space's data shapes"
-    table = Table(title=f"{space.name}: models on {where}, batch 1, {device} ({torch.get_num_threads()} threads)")
+    timed = f"median of {repeats} passes" if repeats else f"median of >= {MIN_REPEATS} passes and >= {MIN_TIMED_S:g} s"
+    table = Table(title=f"{space.name}: models on {where}, batch 1, {device} ({torch.get_num_threads()} threads; "
+                        f"latency: {timed})")
     for col in ("role", "model", "parameters", "latency (ms)"):
         table.add_column(col, justify="right" if col in ("parameters", "latency (ms)") else "left")
     for row in rows:
@@ -125,16 +142,23 @@ def comparison_lines(rows: list[dict]) -> list[str]:
     """Ours (the base config's teacher and student) beside paper 000's figures."""
     teacher = next(r for r in rows if r["role"] == "teacher")
     student = next(r for r in rows if r["role"] == "student")
-    saved = 1.0 - student["latency_ms"] / teacher["latency_ms"]
     p = PAPER_000
     return [
         f"paper 000: teacher {p['teacher_params'] / 1e6:.3f}M, student {p['student_params'] / 1e6:.3f}M "
         f"({_size_ratio(p['teacher_params'], p['student_params'])}), student {p['student_ms']:.0f} ms, "
-        f"{p['time_saved']:.0%} faster than the teacher (hardware and batch size not stated)",
+        f"{p['time_saved']:.0%} less time than the teacher, i.e. {_speed(1.0 - p['time_saved'])} "
+        "(hardware and batch size not stated)",
         f"this space: teacher {teacher['params'] / 1e6:.3f}M, student {student['params'] / 1e6:.3f}M "
         f"({_size_ratio(teacher['params'], student['params'])}), student {student['latency_ms']:.1f} ms, "
-        + (f"{saved:.0%} faster than the teacher" if saved >= 0 else f"{-saved:.0%} slower than the teacher"),
+        f"teacher {teacher['latency_ms']:.1f} ms: {_speed(student['latency_ms'] / teacher['latency_ms'])}",
     ]
+
+
+def _speed(time_ratio: float) -> str:
+    """Student time / teacher time -> '1.3x faster than the teacher' (or 'slower')."""
+    if time_ratio <= 1.0:
+        return f"{1.0 / time_ratio:.1f}x faster than the teacher"
+    return f"{time_ratio:.1f}x slower than the teacher"
 
 
 def _size_ratio(teacher_params: int, student_params: int) -> str:

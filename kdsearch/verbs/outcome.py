@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from kdsearch.results.store import read_results
 from kdsearch.results.table import best_trial, fmt_metric, fmt_value, status_counts
 
@@ -35,3 +37,18 @@ def _int(value) -> str:
         return str(int(value))
     except (TypeError, ValueError):
         return "?"
+
+
+def print_interrupted(exc, resume: str) -> None:
+    """What an interrupted `kdsearch run` says instead of a summary (on stderr: a script that
+    reads stdout for the results still sees the failure through the exit status)."""
+    ctx = exc.context
+    folder = ctx.get("folder")
+    which = f"search {ctx['name']}" if ctx.get("name") else "search"
+    print(f"kdsearch: {which} interrupted ({exc.signal_name}); it did not finish.", file=sys.stderr)
+    if ctx.get("resumable"):
+        recorded = folder / "trials.parquet"
+        so_far = f"Trials recorded so far: {recorded}." if recorded.is_file() else "No trial had started."
+        print(f"{so_far} Continue it with:\n  {resume}", file=sys.stderr)
+    else:
+        print("Nothing was written yet: run the same command again to start it.", file=sys.stderr)

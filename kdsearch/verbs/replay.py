@@ -97,4 +97,20 @@ def replay_command(results_dir: str, trial_id: str, epochs: int | None = None, c
         table.add_row(*cells)
     console.print(table)
     console.print(f"Largest difference: {worst:.2e}" + ("  (reproduced)" if worst < 1e-4 else ""))
+    if worst >= 1e-4:
+        for reason in why_it_differs(recorded):
+            console.print(f"  likely why: {reason}")
     return 0
+
+
+def why_it_differs(recorded: pd.DataFrame) -> list[str]:
+    """What the recorded epochs say about a replay that does not match them."""
+    reasons = []
+    if "device" in recorded and (recorded["device"].dropna() != "cpu").any():
+        reasons.append(f"the trial trained on {recorded['device'].dropna().iloc[0]}; replay runs on CPU, whose "
+                       "arithmetic differs in the last bits, and the gap grows with every step")
+    if "resumed_from_epoch" in recorded and recorded["resumed_from_epoch"].notna().any():
+        epoch = int(recorded["resumed_from_epoch"].dropna().iloc[0])
+        reasons.append(f"the trial resumed from its checkpoint of epoch {epoch}; checkpoints written before "
+                       "kdsearch kept every random state (dropout's too) continue differently from there")
+    return reasons or ["the code, the data file or the library versions changed since the search ran"]

@@ -25,7 +25,10 @@ def cached_teachers() -> list[dict]:
 
 
 def teacher_list_command() -> int:
-    console = Console()
+    import sys
+
+    # Piped or redirected: wide enough that no column (the file path above all) is cut.
+    console = Console() if sys.stdout.isatty() else Console(width=400)
     rows = cached_teachers()
     if not rows:
         console.print(f"No cached teachers in {cache_root() / 'teachers'}")
@@ -33,6 +36,7 @@ def teacher_list_command() -> int:
     table = Table(title=f"Cached teachers ({cache_root() / 'teachers'})")
     for col in ("key", "branch", "task", "dataset", "d/heads/layers", "val metrics", "trained"):
         table.add_column(col)
+    table.add_column("file", overflow="fold")  # folded, never truncated: it is to be copied
     for row in rows:
         meta = row["meta"]
         cfg = meta.get("config", {})
@@ -41,6 +45,6 @@ def teacher_list_command() -> int:
         table.add_row(row["key"], str(cfg.get("branch", "?")), str(meta.get("task", "?")),
                       str(meta.get("fingerprint", "?"))[:12],
                       f"{cfg.get('d_model', '?')}/{cfg.get('heads', '?')}/{cfg.get('layers', '?')}", metrics,
-                      time.strftime("%Y-%m-%d %H:%M", time.localtime(row["mtime"])))
+                      time.strftime("%Y-%m-%d %H:%M", time.localtime(row["mtime"])), row["path"])
     console.print(table)
     return 0

@@ -35,20 +35,37 @@ def parse_sets(items: list[str] | None) -> dict:
     return out
 
 
+def load_space_with_sets(space_arg: str, sets: list[str] | None):
+    """The space with `--set` overrides; a problem an override caused names `--set PATH=VALUE`,
+    not the space file, which is fine."""
+    from kdsearch.errors import SpaceError
+    from kdsearch.spec.space import load_space
+
+    overrides = parse_sets(sets)
+    try:
+        return load_space(space_arg, overrides=overrides)
+    except SpaceError as exc:
+        field = exc.field or ""
+        culprit = next((item for item in sets or [] for path in [item.partition("=")[0].strip()]
+                        if field == path or field.startswith(path + ".") or path.startswith(field + ".")), None)
+        if culprit is None or not field:
+            raise
+        raise SpaceError(exc.problem, file=f"--set {culprit}", field=field) from None
+
+
 def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None = None,
                device: str | None = None, console: Console | None = None) -> dict:
     """Train the configuration; returns the best epoch's validation metrics (with ``epoch``)."""
     from kdsearch.data.source import load_for_search
     from kdsearch.models.checkpoint import model_blob, save_model_file
     from kdsearch.results.records import is_better
-    from kdsearch.spec.space import load_space
     from kdsearch.train.teacher_cache import get_teacher
     from kdsearch.spec.kinds import kind_of
     from kdsearch.train.experiment import data_shapes_of
     from kdsearch.train.tasks import get_task
 
     console = console or Console()
-    space = load_space(space_arg, overrides=parse_sets(sets))
+    space = load_space_with_sets(space_arg, sets)
     exp = copy.deepcopy(space.config)
     metric, mode = space.search["metric"], space.search["mode"]
     if device not in (None, "cpu", "cuda"):

@@ -1,5 +1,6 @@
 """Faults inside trials, in one real search: a worker process SIGKILLed mid-trial, and trials whose
-model does not fit in memory. The killed trial resumes from its checkpoint; the out-of-memory
+model does not fit in memory. The killed trial resumes from its checkpoint, and continues exactly as it would have
+without the kill (every random state travels in the checkpoint); the out-of-memory
 trials fail alone with the allocator's reason; every other trial finishes.
 
 The memory fault is a real allocation failure, under a limit the test sets: every Ray worker may
@@ -95,11 +96,11 @@ def faulty_search(tmp_path_factory, tiny_data):
             ray.shutdown()
     trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
     epochs = pq.read_table(outcome.results_dir / "epochs.parquet").to_pandas()
-    return trials, epochs, killer, console.export_text()
+    return trials, epochs, killer, console.export_text(), outcome.results_dir
 
 
 def test_killed_worker_resumes_from_its_checkpoint(faulty_search):
-    trials, epochs, killer, _ = faulty_search
+    trials, epochs, killer, _, _ = faulty_search
     assert killer.killed_pid is not None, "no trial was caught mid-run to kill"
     row = trials.set_index("trial_id").loc[killer.killed_trial]
     assert row["status"] == "done" and row["epochs"] == EPOCHS and pd.isna(row["error"])
@@ -118,7 +119,7 @@ def test_killed_worker_resumes_from_its_checkpoint(faulty_search):
 
 
 def test_out_of_memory_trials_fail_alone_with_the_reason(faulty_search):
-    trials, epochs, _, shown = faulty_search
+    trials, epochs, _, shown, _ = faulty_search
     assert len(trials) == 4
     oom = trials[trials["student.d_model"] == WIDE]
     assert len(oom) == 2 and set(oom["status"]) == {"error"}
@@ -127,3 +128,17 @@ def test_out_of_memory_trials_fail_alone_with_the_reason(faulty_search):
     assert epochs[epochs.trial_id.isin(oom.trial_id)].empty  # they never trained an epoch
     assert set(trials[trials["student.d_model"] == 8]["status"]) == {"done"}
     assert "can't allocate memory" in shown  # the leaderboard says why
+
+
+def test_the_killed_trial_continued_exactly_as_an_uninterrupted_run(faulty_search):
+    """`replay` trains the killed trial's configuration from scratch without interruption (as
+    the trial's own worker would: CPU, its thread count): every epoch's metrics equal, bit for bit,
+    those the resumed trial recorded after the kill, dropout and data order included."""
+    from kdsearch.verbs.replay import replay
+
+    trials, epochs, killer, _, results_dir = faulty_search
+    assert killer.killed_pid is not None, "no trial was caught mid-run to kill"
+    replayed, recorded = replay(results_dir, killer.killed_trial, console=Console(file=open(os.devnull, "w")))
+    assert recorded["resumed_from_epoch"].notna().any()  # it really was resumed
+    columns = ["train_loss", "val_loss", "val_acc7", "val_acc2", "val_f1"]
+    assert [[row[c] for c in columns] for row in replayed] == recorded[columns].values.tolist()
