@@ -85,11 +85,13 @@ class RecordingCallback(tune.Callback):
         metric: the search metric (e.g. "val_acc7").
         mode: "max" or "min".
         max_epochs: ASHA's max_t (trials ending before it count as stopped).
+        epoch_rule: `search.objective_epoch` ("best" or "last"): which epoch's metrics rank a trial.
     """
 
-    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int):
+    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
+                 epoch_rule: str = "best"):
         self.records = TrialRecords(searched=searched, metric=metric, mode=mode,
-                                    max_epochs=max_epochs)
+                                    max_epochs=max_epochs, epoch_rule=epoch_rule)
         self.events = 0  # bumped on every change to the rows, so subclasses can skip no-ops
 
     def _bump(self) -> None:

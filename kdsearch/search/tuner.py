@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from kdsearch.results.objective import objective_key
 from kdsearch.search.resources import ResourcePlan
 from kdsearch.spec.space import Space
 
@@ -65,7 +66,9 @@ def build_searcher(space: Space, name: str, folder: Path):
     # metric/mode go to the searcher itself: OptunaSearch ignores TuneConfig's once it has a space.
     # With extra objectives Optuna gets them all; ASHA (TuneConfig) keeps the first.
     objectives = space.search["objectives"]
-    metric = [space.search["metric"], *(o["metric"] for o in objectives)] if objectives else space.search["metric"]
+    # Optuna reads the `objective/...` columns: the chosen epoch's values (search.objective_epoch).
+    names = [objective_key(n) for n in objective_names(space)]
+    metric = names if objectives else names[0]
     mode = [space.search["mode"], *(o["mode"] for o in objectives)] if objectives else space.search["mode"]
     from kdsearch.spec.rows import RowsDefineByRun
 
@@ -74,6 +77,17 @@ def build_searcher(space: Space, name: str, folder: Path):
     return PruningAwareOptunaSearch(space=space_fn, sampler=sampler,
                                     metric=metric, mode=mode,
                                     storage=storage, study_name=name, max_t=int(space.config["train"]["epochs"]))
+
+
+def objective_names(space: Space) -> list[str]:
+    """The search metric, then each extra objective's metric."""
+    return [space.search["metric"], *(o["metric"] for o in space.search["objectives"])]
+
+
+def objective_rule(space: Space) -> dict:
+    """What a trial needs to report the `objective/...` columns (kdsearch.results.objective)."""
+    return {"metric": space.search["metric"], "mode": space.search["mode"],
+            "rule": space.search.get("objective_epoch", "best"), "names": tuple(objective_names(space))}
 
 
 def _get(cfg: dict, path: str):
@@ -96,7 +110,8 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
     # ObjectRef through as it is, so they are not copied a second time.
     data = data_ref if data_ref is not None else dataset.to_arrays()
     fn = tune.with_parameters(student_trial, base=space.config, data=data, teachers=refs,
-                              fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial)
+                              fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial,
+                              objective=objective_rule(space))
     return tune.with_resources(fn, plan.trial_resources)
 
 
@@ -108,6 +123,7 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
     searched = list(space.params)
     metric, mode = space.search["metric"], space.search["mode"]
     epochs = int(space.config["train"]["epochs"])
+    rule = space.search.get("objective_epoch", "best")
     return [
         # resume=True even for a fresh search (its folder is new and empty): this callback is
         # pickled into Tune's experiment state, and on `--resume` the restored copy must take
@@ -115,12 +131,12 @@ def build_callbacks(space: Space, folder: Path, console) -> list:
         ResultsWriter(str(folder), searched=searched, metric=metric, mode=mode, max_epochs=epochs, resume=True,
                       meta_extra={"rungs": rungs(space), "space": space.name,
                                   "objectives": space.search["objectives"]},
-                      tune_dir=str(folder / TUNE_DIR)),  # backs up Tune's state (local runs only)
+                      tune_dir=str(folder / TUNE_DIR), epoch_rule=rule),  # backs up Tune's state (local runs only)
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console,
-                        objectives=space.search["objectives"], results_dir=str(folder)),
+                        objectives=space.search["objectives"], results_dir=str(folder), epoch_rule=rule),
         # Last: the callbacks above see a finished trial's full statistics first.
-        ForgetFinishedMetrics([metric, *(o["metric"] for o in space.search["objectives"])]),
+        ForgetFinishedMetrics([objective_key(n) for n in objective_names(space)]),
     ]
 
 
@@ -145,13 +161,17 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
     if opts.resume:
         return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,
                                   resume_errored=True)
-    metric, mode = space.search["metric"], space.search["mode"]
+    metric, mode = objective_key(space.search["metric"]), space.search["mode"]
+    # Checkpoints kept: the best epoch's by the raw metric (evaluate and export restore it), or
+    # under objective_epoch: last simply the latest ones.
+    by_best = space.search.get("objective_epoch", "best") == "best"
     run_config = tune.RunConfig(
         name=exp_name, storage_path=storage, verbose=0,
         callbacks=build_callbacks(space, folder, console),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
-                                                checkpoint_score_order=mode),
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=2, checkpoint_score_attribute=space.search["metric"] if by_best else None,
+            checkpoint_score_order=mode),
     )
     tune_config = tune.TuneConfig(
         metric=metric, mode=mode, search_alg=build_searcher(space, name, folder), scheduler=build_scheduler(space),

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from kdsearch.config import did_you_mean
 from kdsearch.errors import SpaceError
+from kdsearch.results.objective import RULES
 from kdsearch.spec import schema
 from kdsearch.spec.values import is_int, is_number, positive_int
 
@@ -23,6 +24,9 @@ def check_search(space: "Space") -> None:
     if search["mode"] not in ("max", "min"):
         raise SpaceError(f"must be max or min, got {search['mode']!r}", file=file, field="search.mode")
     positive_int(search["num_samples"], file, "search.num_samples")
+    if search["objective_epoch"] not in RULES:
+        raise SpaceError(f"must be one of {', '.join(RULES)}, got {search['objective_epoch']!r}", file=file,
+                         field="search.objective_epoch")
     _check_objectives(search, allowed, file)
     if not is_int(search["max_concurrent"]) or search["max_concurrent"] < 0:
         raise SpaceError("must be an integer >= 0 (0 = as many as resources allow)", file=file,
