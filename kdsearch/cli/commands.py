@@ -71,6 +71,13 @@ def cmd_evaluate(args) -> int:
     return evaluate_command(args.results, top=args.top, force=args.force, console=_console())
 
 
+def cmd_confirm(args) -> int:
+    from kdsearch.verbs.confirm import confirm_command
+
+    return confirm_command(args.results, top=args.top, seeds=list(range(args.seeds)), gpus=args.gpus, cpus=args.cpus,
+                           address=args.address, console=_console())
+
+
 def cmd_export(args) -> int:
     from kdsearch.verbs.export import export_command
 

@@ -22,6 +22,7 @@ from kdsearch.cli.commands import (  # noqa: F401  (each command's set_defaults(
     cmd_report,
     cmd_diagnose,
     cmd_experiment_kd_gain,
+    cmd_confirm,
     cmd_cluster_check,
     cmd_bench,
 )
@@ -108,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--top", type=int, default=3, help="how many of the best trials (default 3)")
     evaluate.add_argument("--force", action="store_true", help="score trials already evaluated again")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    confirm = sub.add_parser(
+        "confirm", help="re-train the best configurations and their no-KD baseline over seeds; test once; paired tests",
+        description="Re-train the K best configurations of a finished search and the matching no-KD student "
+                    "(loss.beta 0: same student, labels and epochs) over N training seeds, as one Ray Tune run in "
+                    "RESULTS/confirm/ (run it again to resume). Each run's epoch is chosen on validation and scored "
+                    "once on test; confirm.md/.json/.png give mean ± std per configuration and the paired "
+                    "difference to the baseline (Wilcoxon signed-rank p; paired t-test p in the JSON).")
+    confirm.add_argument("results", help="a finished search's results folder")
+    confirm.add_argument("--top", type=int, default=1, help="how many of the best distinct configurations (default 1)")
+    confirm.add_argument("--seeds", type=int, default=5,
+                         help="training seeds 0..N-1 (default 5; the Wilcoxon p-value cannot go below 2/2^N)")
+    confirm.add_argument("--gpus", type=int, default=None, help="GPUs to use (default: all visible)")
+    confirm.add_argument("--cpus", type=int, default=None, help="CPUs to use (default: all)")
+    confirm.add_argument("--address", default=None, help="join a running Ray cluster (default: start Ray locally)")
+    confirm.set_defaults(func=cmd_confirm)
 
     export = sub.add_parser("export", help="write the best video-only student (or a chosen trial's) for deployment")
     export.add_argument("results", help="a results folder")

@@ -121,6 +121,39 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     return _outcome(name, folder, time.perf_counter() - started, reused, teachers)
 
 
+def run_grid(space: Space, runs: dict[str, dict], seeds, folder: Path, opts: RunOptions, console,
+             resume: bool = False) -> None:
+    """Train every (configuration, seed) of `runs` x `seeds` once, as one Ray Tune run whose
+    results go to `folder` (`kdsearch confirm`); trials pack on GPUs as a search's do."""
+    from kdsearch.config import with_overrides
+    from kdsearch.data.source import load_for_search
+    from kdsearch.search.shared_data import share_dataset, unshare_dataset
+    from kdsearch.search.teacher_pool import teachers_for_configs
+    from kdsearch.search.tuner import build_grid_tuner
+
+    _quiet_ray_env()
+    joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
+    plan = None if joining else plan_resources(space, opts)
+    dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
+    import ray
+
+    _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    try:
+        if plan is None:
+            plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
+        console.print(plan.describe())
+        data_ref = share_dataset(dataset)
+        device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
+        configs = [with_overrides(space.config, o) for o in runs.values()]
+        teachers = teachers_for_configs(configs, dataset, console=console, device=device)
+        tuner = build_grid_tuner(space, runs, seeds, folder, dataset, data_ref, teachers, plan, console, resume)
+        tuner.fit()
+    finally:
+        unshare_dataset(dataset)
+        if ray.is_initialized() and not opts.address:
+            ray.shutdown()
+
+
 def _quiet_ray_env() -> None:
     """Our leaderboard is the display: keep Ray's own progress output and noise out of it."""
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # they pin every trial in memory

@@ -97,6 +97,12 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     trainer.fit(train, valid)
 
 
+def grid_trial(config: dict, *, runs: dict[str, dict], **kwargs) -> None:
+    """The trainable of a `kdsearch confirm` grid: `config` is one (configuration, seed) cell;
+    `runs` maps each configuration's label to its dotted overrides (the same for every seed)."""
+    student_trial({**runs[config["configuration"]], "train.seed": int(config["train.seed"])}, **kwargs)
+
+
 def inference_latency_ms(student: torch.nn.Module, split, repeats: int = 10) -> float:
     """Median batch-1 inference time of the trained model on this trial's device (an objective
     for multi-objective searches: accuracy against latency)."""

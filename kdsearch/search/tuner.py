@@ -96,11 +96,11 @@ def _get(cfg: dict, path: str):
     return get_path(cfg, path)
 
 
-def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None):
+def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None, runs=None):
     import ray
     from ray import tune
 
-    from kdsearch.search.trial import student_trial
+    from kdsearch.search.trial import grid_trial, student_trial
 
     # Each teacher goes into the object store once, as its own object: a trial fetches only the
     # one for its config. with_parameters puts the data once too; trials read those numpy arrays
@@ -109,18 +109,20 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
     # `data_ref`: the arrays already in the store (`share_dataset`); with_parameters passes an
     # ObjectRef through as it is, so they are not copied a second time.
     data = data_ref if data_ref is not None else dataset.to_arrays()
-    fn = tune.with_parameters(student_trial, base=space.config, data=data, teachers=refs,
-                              fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial,
-                              objective=objective_rule(space))
+    # `runs`: a confirm grid, each trial one (configuration label, seed) of these overrides.
+    more = {} if runs is None else {"runs": runs}
+    fn = tune.with_parameters(student_trial if runs is None else grid_trial, base=space.config, data=data,
+                              teachers=refs, fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial,
+                              objective=objective_rule(space), **more)
     return tune.with_resources(fn, plan.trial_resources)
 
 
-def build_callbacks(space: Space, folder: Path, console) -> list:
+def build_callbacks(space: Space, folder: Path, console, searched: list[str] | None = None) -> list:
     from kdsearch.search.live_leaderboard import LiveLeaderboard
     from kdsearch.search.results_writer import ResultsWriter
     from kdsearch.search.forget_finished import ForgetFinishedMetrics
 
-    searched = list(space.params)
+    searched = list(space.params) if searched is None else searched
     metric, mode = space.search["metric"], space.search["mode"]
     epochs = int(space.config["train"]["epochs"])
     rule = space.search.get("objective_epoch", "best")
@@ -178,3 +180,28 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
         num_samples=int(space.search["num_samples"]), max_concurrent_trials=plan.max_concurrent, reuse_actors=True,
     )
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
+
+
+def build_grid_tuner(space: Space, runs: dict[str, dict], seeds, folder: Path, dataset, data_ref, teachers: dict,
+                     plan: ResourcePlan, console, resume: bool):
+    """One Tune run over every (configuration, seed) of `runs` x `seeds`, FIFO (no early
+    stopping: each run trains its full epochs), in `folder` like a search (trials.parquet,
+    tune/ checkpoints), so an interrupted grid resumes where it stopped."""
+    from ray import tune
+
+    trainable = build_trainable(space, dataset, teachers, plan, data_ref, runs=runs)
+    storage, exp_name = tune_location(folder, folder.name, None)
+    if resume:
+        return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,
+                                  resume_errored=True)
+    metric = space.search["metric"]
+    run_config = tune.RunConfig(
+        name=exp_name, storage_path=storage, verbose=0,
+        callbacks=build_callbacks(space, folder, console, searched=["configuration", "train.seed"]),
+        failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
+                                                checkpoint_score_order=space.search["mode"]))
+    tune_config = tune.TuneConfig(metric=objective_key(metric), mode=space.search["mode"], num_samples=1,
+                                  max_concurrent_trials=plan.max_concurrent, reuse_actors=True)
+    grid = {"configuration": tune.grid_search(list(runs)), "train.seed": tune.grid_search([int(s) for s in seeds])}
+    return tune.Tuner(trainable, param_space=grid, tune_config=tune_config, run_config=run_config)
