@@ -188,14 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     experiment = sub.add_parser("experiment", help="fixed, re-runnable measurements").add_subparsers(
         dest="experiment_command", metavar="EXPERIMENT", required=True)
     kd_gain = experiment.add_parser(
-        "kd-gain", help="teacher vs no-KD student vs distilled student on the synthetic default, mean ± std over seeds")
-    kd_gain.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one full run per seed (default 0 1 2)")
+        "kd-gain", help="kdsearch confirm on a space's fixed configuration (default: the synthetic default): "
+        "distilled vs no-KD student over seeds, teacher and chance, paired tests")
+    kd_gain.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                         help="training seeds, each training both students (default 0 1 2)")
     kd_gain.add_argument("--epochs", type=int, default=None, help="student epochs (default: the space's train.epochs)")
     kd_gain.add_argument("--teacher-epochs", type=int, default=None,
                          help="teacher epochs (default: the space's teacher_train.epochs)")
     kd_gain.add_argument("--space", default="edam_scarce", help="the experiment's space file (default edam_scarce)")
-    kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it (default "
-                         "results/kd_gain.md)")
+    kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it; the runs in "
+                         "the folder of the same name, resumable (default results/kd_gain.md)")
     kd_gain.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     kd_gain.set_defaults(func=cmd_experiment_kd_gain)
 
