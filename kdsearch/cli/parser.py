@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--storage", default=None,
                      help="where Tune keeps checkpoints and experiment state: an s3:// URI or a shared (NFS) path; "
                           "needed on multi-node clusters (default: results/<name>/tune)")
+    run.add_argument("--warm-start", default=None, metavar="RESULTS",
+                     help="start the Optuna study with the finished trials of an earlier search (results/<old>); "
+                          "its parameters must fit this space")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train a space's fixed configuration once, in this process (no Ray)",

@@ -32,6 +32,8 @@ EPOCHS_FILE = "epochs.parquet"
 TUNE_STATE_BACKUP = ".tune-state"
 _TUNE_STATE = ("experiment_state-{}.json", "search_gen_state-{}.json", "searcher-state-{}.pkl")
 _META_FIELDS = ("metric", "mode", "searched", "max_epochs")
+# Trials a warm-started search's study was given (`kdsearch run --warm-start`): the old rows.
+WARM_FILE = "warm_start.parquet"
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from kdsearch.results.records import STATUSES, is_number
 
-_STATUS_STYLE = {"running": "cyan", "stopped": "yellow", "done": "green", "error": "red"}
+_STATUS_STYLE = {"running": "cyan", "stopped": "yellow", "done": "green", "error": "red", "imported": "magenta"}
 _REASON_CHARS = 40
 
 
@@ -190,6 +190,8 @@ def _default_caption(trials: pd.DataFrame, shown: int) -> str:
 def _status_cell(row: pd.Series) -> Text:
     status = str(row.get("status") or "?")
     label = {"stopped": "stopped by ASHA"}.get(status, status)
+    if status == "imported" and not _missing(row.get("imported_from")):
+        label = f"imported from {row['imported_from']}"  # a warm start's trial of an earlier search
     if status == "error" and not _missing(row.get("error")):
         reason = str(row["error"])
         if len(reason) > _REASON_CHARS:

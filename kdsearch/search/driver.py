@@ -33,6 +33,7 @@ class RunOptions:
     address: str | None = None
     storage: str | None = None
     results_root: str = "results"
+    warm_start: str | None = None  # an old results folder whose finished trials seed the study
 
 
 @dataclass
@@ -93,6 +94,11 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
     plan = None if joining else plan_resources(space, opts)
     results_name(space, opts)
+    warm = None
+    if opts.warm_start and not opts.resume:  # a misfit refuses the run before anything starts
+        from kdsearch.spec.warm_start import warm_trials
+
+        warm = warm_trials(opts.warm_start, space)
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
 
@@ -104,8 +110,10 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
             plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
         name, folder = results_dir_for(space, opts)
         if not opts.resume:
-            record = {**_space_record(space), "storage": opts.storage}
+            record = {**_space_record(space), "storage": opts.storage, "warm_start": opts.warm_start}
             (folder / "space.yaml").write_text(yaml.safe_dump(record, sort_keys=False))
+            if warm:
+                _keep_imported(folder, opts.warm_start, len(warm), console)
         elif opts.storage is None:  # resume where the search kept its checkpoints
             opts.storage = (yaml.safe_load((folder / "space.yaml").read_text()) or {}).get("storage")
         console.print(f"[bold]kdsearch[/] search [cyan]{name}[/] · space {space.file} · results in {folder}/")
@@ -113,7 +121,7 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
         data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
         teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, warm)
     finally:
         unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
@@ -206,14 +214,22 @@ def _local_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _keep_imported(folder: Path, old: str, n: int, console) -> None:
+    from kdsearch.results.store import WARM_FILE, write_parquet_atomic
+    from kdsearch.spec.warm_start import imported_rows
+
+    write_parquet_atomic(imported_rows(old), folder / WARM_FILE)
+    console.print(f"Warm start: the study begins with {n} finished trial(s) of {old}")
+
+
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console):
+         console, warm=None):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
         for note in recover_for_resume(folder, tune_local=not opts.storage):
             console.print(f"[yellow]{note}[/]")
-    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console, warm)
     try:
         return tuner.fit()
     except Exception as exc:

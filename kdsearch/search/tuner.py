@@ -41,7 +41,7 @@ def build_scheduler(space: Space):
                          reduction_factor=sched.get("reduction_factor", 2), brackets=int(sched.get("brackets", 1)))
 
 
-def build_searcher(space: Space, name: str, folder: Path):
+def build_searcher(space: Space, name: str, folder: Path, warm: list | None = None):
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -74,6 +74,13 @@ def build_searcher(space: Space, name: str, folder: Path):
 
     space_fn = (RowsDefineByRun(space.params, constants, space.rows) if space.rows
                 else define_by_run(space.params, constants))
+    if warm:
+        # OptunaSearch loads an existing study of this name (load_if_exists): create it first with
+        # the old trials, so TPE's first proposals already know them (--warm-start).
+        study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                                    directions=[f"{m}imize" for m in (mode if isinstance(mode, list) else [mode])])
+        if not study.trials:
+            study.add_trials(warm)
     return PruningAwareOptunaSearch(space=space_fn, sampler=sampler,
                                     metric=metric, mode=mode,
                                     storage=storage, study_name=name, max_t=int(space.config["train"]["epochs"]))
@@ -155,7 +162,7 @@ def tune_location(folder: Path, name: str, storage: str | None) -> tuple[str, st
 
 
 def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-                console):
+                console, warm: list | None = None):
     from ray import tune
 
     trainable = build_trainable(space, dataset, teachers, plan, data_ref)
@@ -176,7 +183,7 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
             checkpoint_score_order=mode),
     )
     tune_config = tune.TuneConfig(
-        metric=metric, mode=mode, search_alg=build_searcher(space, name, folder), scheduler=build_scheduler(space),
+        metric=metric, mode=mode, search_alg=build_searcher(space, name, folder, warm), scheduler=build_scheduler(space),
         num_samples=int(space.search["num_samples"]), max_concurrent_trials=plan.max_concurrent, reuse_actors=True,
     )
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
