@@ -24,7 +24,8 @@ def cmd_run(args) -> int:
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
                       smoke_test=args.smoke_test, resume=args.resume, address=args.address, storage=args.storage,
-                      results_root=args.results_dir, warm_start=args.warm_start)
+                      results_root=args.results_dir, warm_start=args.warm_start,
+                      log=args.log)
     outcome = run_search(space, opts, console)
     print_outcome(outcome, console)
     return 0

@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warm-start", default=None, metavar="RESULTS",
                      help="start the Optuna study with the finished trials of an earlier search (results/<old>); "
                           "its parameters must fit this space")
+    run.add_argument("--log", action="append", default=None, metavar="TRACKER",
+                     help="also record every trial in a tracker (repeatable): tensorboard (results/<name>/tb) or "
+                          "mlflow[=URI] (default URI: results/<name>/mlruns); optional extras kdsearch[tensorboard], "
+                          "kdsearch[mlflow]")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train a space's fixed configuration once, in this process (no Ray)",

@@ -34,6 +34,8 @@ class RunOptions:
     storage: str | None = None
     results_root: str = "results"
     warm_start: str | None = None  # an old results folder whose finished trials seed the study
+    log: list[str] | None = None  # --log tensorboard | mlflow[=URI] (kdsearch.trackers)
+    trackers: list | None = None  # `log`, checked (set by run_search)
 
 
 @dataclass
@@ -94,6 +96,9 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
     plan = None if joining else plan_resources(space, opts)
     results_name(space, opts)
+    from kdsearch.trackers import parse_log
+
+    opts.trackers = parse_log(opts.log)  # a tracker that is not installed: refused before anything starts
     warm = None
     if opts.warm_start and not opts.resume:  # a misfit refuses the run before anything starts
         from kdsearch.spec.warm_start import warm_trials

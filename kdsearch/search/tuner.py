@@ -124,9 +124,11 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
     return tune.with_resources(fn, plan.trial_resources)
 
 
-def build_callbacks(space: Space, folder: Path, console, searched: list[str] | None = None) -> list:
+def build_callbacks(space: Space, folder: Path, console, searched: list[str] | None = None,
+                    trackers: list | None = None) -> list:
     from kdsearch.search.live_leaderboard import LiveLeaderboard
     from kdsearch.search.results_writer import ResultsWriter
+    from kdsearch.search.callbacks import TrackerCallback
     from kdsearch.search.forget_finished import ForgetFinishedMetrics
 
     searched = list(space.params) if searched is None else searched
@@ -144,6 +146,9 @@ def build_callbacks(space: Space, folder: Path, console, searched: list[str] | N
         LiveLeaderboard(searched=searched, metric=metric, mode=mode, max_epochs=epochs,
                         num_samples=int(space.search["num_samples"]), rungs=rungs(space), console=console,
                         objectives=space.search["objectives"], results_dir=str(folder), epoch_rule=rule),
+        # --log tensorboard / mlflow (kdsearch.trackers), fed from the same events.
+        *([TrackerCallback(trackers, str(folder), folder.name, searched=searched, metric=metric, mode=mode,
+                           max_epochs=epochs, epoch_rule=rule)] if trackers else []),
         # Last: the callbacks above see a finished trial's full statistics first.
         ForgetFinishedMetrics([objective_key(n) for n in objective_names(space)]),
     ]
@@ -176,7 +181,7 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
     by_best = space.search.get("objective_epoch", "best") == "best"
     run_config = tune.RunConfig(
         name=exp_name, storage_path=storage, verbose=0,
-        callbacks=build_callbacks(space, folder, console),
+        callbacks=build_callbacks(space, folder, console, trackers=getattr(opts, "trackers", None)),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=2, checkpoint_score_attribute=space.search["metric"] if by_best else None,
