@@ -70,6 +70,9 @@ def plan_from_search(results_dir: str | Path, *, top: int, seeds: list[int]) -> 
     if config.get("kind", "distill") != "distill":
         raise UserError(f"confirm compares distillation with a no-KD student; a {config.get('kind')!r} "
                         "experiment has none", file=str(folder / "space.yaml"), field="kind")
+    if "row" in meta["searched"]:  # a row names several paths, which space.yaml does not keep
+        raise UserError("confirm cannot rebuild a rows search's configurations yet (search the row's values "
+                        "as parameters instead)", file=str(folder / "space.yaml"), field="rows")
     ranked = rank_trials(trials[trials["status"].isin(["done", "stopped"])], metric=meta["metric"], mode=meta["mode"])
     ranked = ranked[ranked[f"best_{meta['metric']}"].notna()] if len(ranked) else ranked
     picked: list[tuple[str, dict]] = []
