@@ -36,7 +36,8 @@ def cmd_run(args) -> int:
     space = load_space(args.space)
     opts = RunOptions(gpus=args.gpus, cpus=args.cpus, num_samples=args.num_samples, name=args.name,
                       smoke_test=args.smoke_test, resume=args.resume, address=args.address, storage=args.storage,
-                      results_root=args.results_dir)
+                      results_root=args.results_dir, warm_start=args.warm_start,
+                      log=args.log)
     try:
         outcome = run_search(space, opts, console)
     except Interrupted as exc:
@@ -113,6 +114,13 @@ def cmd_evaluate(args) -> int:
     from kdsearch.verbs.evaluate import evaluate_command
 
     return evaluate_command(_results(args.results), top=args.top, force=args.force, console=_console())
+
+
+def cmd_confirm(args) -> int:
+    from kdsearch.verbs.confirm import confirm_command
+
+    return confirm_command(args.results, top=args.top, seeds=list(range(args.seeds)), gpus=args.gpus, cpus=args.cpus,
+                           address=args.address, console=_console())
 
 
 def cmd_export(args) -> int:

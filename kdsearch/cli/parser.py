@@ -23,6 +23,7 @@ from kdsearch.cli.commands import (  # noqa: F401  (each command's set_defaults(
     cmd_report,
     cmd_diagnose,
     cmd_experiment_kd_gain,
+    cmd_confirm,
     cmd_cluster_check,
     cmd_bench,
 )
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where Tune keeps checkpoints and experiment state: an s3:// URI or a shared (NFS) path; "
                           "needed on multi-node clusters (default: results/<name>/tune)")
     add_threads(run, "; trials use resources.cpus_per_trial threads each")
+    run.add_argument("--warm-start", default=None, metavar="RESULTS",
+                     help="start the Optuna study with the finished trials of an earlier search (results/<old>); "
+                          "its parameters must fit this space")
+    run.add_argument("--log", action="append", default=None, metavar="TRACKER",
+                     help="also record every trial in a tracker (repeatable): tensorboard (results/<name>/tb) or "
+                          "mlflow[=URI] (default URI: results/<name>/mlruns); optional extras kdsearch[tensorboard], "
+                          "kdsearch[mlflow]")
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", help="train a space's fixed configuration once, in this process (no Ray)",
@@ -132,6 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--force", action="store_true", help="score trials already evaluated again")
     add_threads(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    confirm = sub.add_parser(
+        "confirm", help="re-train the best configurations and their no-KD baseline over seeds; test once; paired tests",
+        description="Re-train the K best configurations of a finished search and the matching no-KD student "
+                    "(loss.beta 0: same student, labels and epochs) over N training seeds, as one Ray Tune run in "
+                    "RESULTS/confirm/ (run it again to resume). Each run's epoch is chosen on validation and scored "
+                    "once on test; confirm.md/.json/.png give mean ± std per configuration and the paired "
+                    "difference to the baseline (Wilcoxon signed-rank p; paired t-test p in the JSON).")
+    confirm.add_argument("results", help="a finished search's results folder")
+    confirm.add_argument("--top", type=int, default=1, help="how many of the best distinct configurations (default 1)")
+    confirm.add_argument("--seeds", type=int, default=5,
+                         help="training seeds 0..N-1 (default 5; the Wilcoxon p-value cannot go below 2/2^N)")
+    confirm.add_argument("--gpus", type=int, default=None, help="GPUs to use (default: all visible)")
+    confirm.add_argument("--cpus", type=int, default=None, help="CPUs to use (default: all)")
+    confirm.add_argument("--address", default=None, help="join a running Ray cluster (default: start Ray locally)")
+    confirm.set_defaults(func=cmd_confirm)
 
     export = sub.add_parser("export", help="write the best video-only student (or a chosen trial's) for deployment")
     export.add_argument("results", help="a results folder or a search's name (found in results/)")
@@ -201,14 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     experiment = sub.add_parser("experiment", help="fixed, re-runnable measurements").add_subparsers(
         dest="experiment_command", metavar="EXPERIMENT", required=True)
     kd_gain = experiment.add_parser(
-        "kd-gain", help="teacher vs no-KD student vs distilled student on the synthetic default, mean ± std over seeds")
-    kd_gain.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one full run per seed (default 0 1 2)")
+        "kd-gain", help="kdsearch confirm on a space's fixed configuration (default: the synthetic default): "
+        "distilled vs no-KD student over seeds, teacher and chance, paired tests")
+    kd_gain.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                         help="training seeds, each training both students (default 0 1 2)")
     kd_gain.add_argument("--epochs", type=int, default=None, help="student epochs (default: the space's train.epochs)")
     kd_gain.add_argument("--teacher-epochs", type=int, default=None,
                          help="teacher epochs (default: the space's teacher_train.epochs)")
     kd_gain.add_argument("--space", default="edam_scarce", help="the experiment's space file (default edam_scarce)")
-    kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it (default "
-                         "results/kd_gain.md)")
+    kd_gain.add_argument("--out", default="results/kd_gain.md", help="Markdown table; JSON beside it; the runs in "
+                         "the folder of the same name, resumable (default results/kd_gain.md)")
     kd_gain.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     add_threads(kd_gain)
     kd_gain.set_defaults(func=cmd_experiment_kd_gain)

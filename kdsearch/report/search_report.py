@@ -154,6 +154,10 @@ def pareto_plot(trials: pd.DataFrame, metric: str, mode: str, objectives: list[d
     ax.scatter(trials[xcol], trials[ycol], c="lightgrey", s=16, label="trials")
     front = trials[mask].sort_values(xcol)
     ax.plot(front[xcol], front[ycol], "o-", color="tab:red", label="Pareto front")
+    stopped = front[front["status"] == "stopped"] if "status" in front.columns else front.iloc[:0]
+    if not stopped.empty:  # a shorter run's values: hollow, so a reader does not take them as full runs
+        ax.scatter(stopped[xcol], stopped[ycol], s=70, facecolors="white", edgecolors="tab:red", zorder=3,
+                   label="on the front, stopped by ASHA")
     ax.set_xlabel(xcol)
     ax.set_ylabel(ycol)
     ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))

@@ -7,6 +7,7 @@ The live view drawn during a run is `kdsearch.search.live_leaderboard`; both ren
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -35,7 +36,7 @@ def leaderboard_command(results_dir: str | os.PathLike, top: int = TOP_ROWS,
     console = console or Console()
     meta, trials, _ = read_results(results_dir)
     metric, mode, searched = meta["metric"], meta["mode"], list(meta["searched"])
-    console.print(render_leaderboard(trials, searched=searched, metric=metric, mode=mode, top=top,
+    console.print(render_leaderboard(with_imported(results_dir, trials), searched=searched, metric=metric, mode=mode, top=top,
                                      max_epochs=meta.get("max_epochs"), rungs=meta.get("rungs"),
                                      objectives=meta.get("objectives")))
     best = best_trial(trials, metric=metric, mode=mode)
@@ -55,6 +56,20 @@ def leaderboard_command(results_dir: str | os.PathLike, top: int = TOP_ROWS,
         # Full precision here: these are the values to copy into a final training run.
         console.print(f"  {name}: {_plain(value)}", markup=False, highlight=False)
     return 0
+
+
+def with_imported(results_dir, trials):
+    """The trials, plus the rows a warm start imported (status "imported"), for display only:
+    the best trial, evaluate and export stay this search's own."""
+    import pandas as pd
+
+    from kdsearch.results.store import WARM_FILE
+
+    path = Path(results_dir) / WARM_FILE
+    if not path.is_file():
+        return trials
+    imported = pd.read_parquet(path)
+    return imported if trials.empty else pd.concat([trials, imported], ignore_index=True)
 
 
 def _plain(value: Any) -> Any:

@@ -39,3 +39,10 @@ def pareto_mask(trials: pd.DataFrame, columns: Sequence[tuple[str, str]]) -> np.
         dominated = np.any(np.all(others <= values[i], axis=1) & np.any(others < values[i], axis=1))
         mask[i] = not dominated
     return mask
+
+
+def front_marks(trials: pd.DataFrame, mask: np.ndarray) -> list[str]:
+    """The Pareto column's cell per trial: ★ on the front; "★ stopped" when ASHA stopped that
+    trial early, so its values are a shorter run's (its best epoch before max_t), not a full one."""
+    status = trials["status"] if "status" in trials.columns else pd.Series("", index=trials.index)
+    return [("★ stopped" if s == "stopped" else "★") if on else "" for on, s in zip(mask, status)]

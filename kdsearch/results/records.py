@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from kdsearch.results.objective import chooses, is_objective_key
+
 STATUSES = ("running", "stopped", "done", "error")
 
 # Bookkeeping keys Tune adds to every result; they say nothing about the model.
@@ -64,15 +66,19 @@ class TrialRecords:
         metric: the search metric, e.g. "val_acc7".
         mode: "max" or "min".
         max_epochs: ASHA's max_t; a trial that ends earlier was stopped.
+        epoch_rule: `search.objective_epoch`: the `best_*` columns hold the best epoch's metrics
+            ("best") or the last epoch's ("last"): the epoch Optuna and ASHA were given.
     """
 
-    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int):
+    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
+                 epoch_rule: str = "best"):
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
         self.searched = list(searched)
         self.metric = metric
         self.mode = mode
         self.max_epochs = int(max_epochs)
+        self.epoch_rule = epoch_rule
         self.trials: dict[str, dict[str, Any]] = {}
         self.epochs: list[dict[str, Any]] = []
         self._t0: dict[str, float] = {}  # wall-clock start per trial, kept out of the rows
@@ -105,7 +111,9 @@ class TrialRecords:
             # A trial restarted without a checkpoint replays its epochs: keep the newer ones.
             self._forget_epochs_from(trial_id, epoch)
         self._fill_gaps(trial_id, result.get("earlier_epochs"), before=epoch)
-        values = {k: v for k, v in result.items() if k not in _TUNE_NOISE and is_number(v)}
+        # The `objective/...` columns repeat the chosen epoch's values for Tune; not new facts.
+        values = {k: v for k, v in result.items()
+                  if k not in _TUNE_NOISE and is_number(v) and not is_objective_key(k)}
         # Where each epoch ran: a trial retried after a node loss moves to another node.
         where = {"node_id": result["node_id"]} if isinstance(result.get("node_id"), str) else {}
         self.epochs.append({"trial_id": trial_id, **values, **where, "epoch": epoch})
@@ -175,8 +183,9 @@ class TrialRecords:
         if self.metric not in values:
             return
         best_key = f"best_{self.metric}"
-        if is_better(float(values[self.metric]), row.get(best_key), self.mode):
-            # The best_* columns are the metrics of ONE epoch (the best one), not per-column maxima.
+        # getattr: records pickled (in Tune's state) before the rule existed chose the best epoch.
+        if chooses(getattr(self, "epoch_rule", "best"), float(values[self.metric]), row.get(best_key), self.mode):
+            # The best_* columns are the metrics of ONE epoch (the chosen one), not per-column maxima.
             for key in [k for k in row if k.startswith("best_val_")]:
                 row[key] = None
             for key, value in val.items():

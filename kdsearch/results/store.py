@@ -59,6 +59,8 @@ _META_OPTIONAL = {
                                                           and o.get("mode") in ("max", "min") for o in v),
                    "a list of {metric, mode}"),
 }
+# Trials a warm-started search's study was given (`kdsearch run --warm-start`): the old rows.
+WARM_FILE = "warm_start.parquet"
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:

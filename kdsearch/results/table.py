@@ -15,7 +15,7 @@ from rich.text import Text
 
 from kdsearch.results.records import STATUSES, is_number
 
-_STATUS_STYLE = {"running": "cyan", "stopped": "yellow", "done": "green", "error": "red"}
+_STATUS_STYLE = {"running": "cyan", "stopped": "yellow", "done": "green", "error": "red", "imported": "magenta"}
 _REASON_CHARS = 40
 
 
@@ -112,7 +112,8 @@ def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric:
         title: table title (default names the metric and mode).
         caption: table caption (default: counts per status).
         objectives: extra objectives of a multi-objective search; adds a column that marks the
-            Pareto front (and the objectives' own columns).
+            Pareto front, "★ stopped" for front trials ASHA stopped early (and the objectives'
+            own columns).
 
     Returns:
         A `rich.table.Table`.
@@ -120,9 +121,9 @@ def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric:
     ranked = rank_trials(trials, metric=metric, mode=mode)
     front = None
     if objectives:
-        from kdsearch.results.pareto import objective_columns, pareto_mask
+        from kdsearch.results.pareto import front_marks, objective_columns, pareto_mask
 
-        front = pareto_mask(ranked, objective_columns(metric, mode, objectives))
+        front = front_marks(ranked, pareto_mask(ranked, objective_columns(metric, mode, objectives)))
     shown = ranked if top is None else ranked.head(top)
     table = Table(title=title or f"kdsearch leaderboard · {metric} ({mode})",
                   caption=caption if caption is not None else _default_caption(trials, len(shown)),
@@ -163,7 +164,7 @@ def render_leaderboard(trials: pd.DataFrame, *, searched: Sequence[str], metric:
         cells.append(best)
         cells += [fmt_value(row.get(col)) for col in extra_cols]
         if front is not None:
-            cells.append("★" if front[i] else "")
+            cells.append(front[i])
         cells.append(_status_cell(row))
         cells.append(fmt_seconds(row.get("elapsed_s")))
         table.add_row(*cells, style="bold" if i == 0 and candidate else None)
@@ -189,6 +190,8 @@ def _default_caption(trials: pd.DataFrame, shown: int) -> str:
 def _status_cell(row: pd.Series) -> Text:
     status = str(row.get("status") or "?")
     label = {"stopped": "stopped by ASHA"}.get(status, status)
+    if status == "imported" and not _missing(row.get("imported_from")):
+        label = f"imported from {row['imported_from']}"  # a warm start's trial of an earlier search
     if status == "error" and not _missing(row.get("error")):
         reason = str(row["error"])
         if len(reason) > _REASON_CHARS:

@@ -7,6 +7,7 @@ change: `_changed(final=...)`, where `final` marks events that must not be throt
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any, Iterable
@@ -15,6 +16,8 @@ from ray import cloudpickle
 from ray import tune
 
 from kdsearch.results.records import TrialRecords
+
+logger = logging.getLogger(__name__)
 
 
 def error_reason(trial: Any) -> str:
@@ -85,11 +88,13 @@ class RecordingCallback(tune.Callback):
         metric: the search metric (e.g. "val_acc7").
         mode: "max" or "min".
         max_epochs: ASHA's max_t (trials ending before it count as stopped).
+        epoch_rule: `search.objective_epoch` ("best" or "last"): which epoch's metrics rank a trial.
     """
 
-    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int):
+    def __init__(self, *, searched: Iterable[str], metric: str, mode: str, max_epochs: int,
+                 epoch_rule: str = "best"):
         self.records = TrialRecords(searched=searched, metric=metric, mode=mode,
-                                    max_epochs=max_epochs)
+                                    max_epochs=max_epochs, epoch_rule=epoch_rule)
         self.events = 0  # bumped on every change to the rows, so subclasses can skip no-ops
 
     def _bump(self) -> None:
@@ -165,3 +170,83 @@ class RecordingCallback(tune.Callback):
     def on_step_end(self, iteration: int, trials: list, **info):
         # Lets throttled work (a pending flush, a redraw) happen even when no result arrives.
         self._changed(final=False)
+
+
+class TrackerCallback(RecordingCallback):
+    """Feeds the trackers of `--log` (kdsearch.trackers) from the same trial events: parameters at
+    a trial's start, every epoch's numbers, and at its end the status and best checkpoint.
+
+    Args:
+        specs: `kdsearch.trackers.TrackerSpec`s (already checked: their packages are installed).
+        folder: the search's results/<name>; name: the search's name (MLflow's experiment).
+    """
+
+    def __init__(self, specs: list, folder: str, name: str, **records):
+        super().__init__(**records)
+        self.specs, self.folder, self.name = list(specs), str(folder), name
+        self._trackers: list | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks for --resume; open writers and clients are rebuilt on setup.
+        return {**self.__dict__, "_trackers": None}
+
+    def setup(self, **info):
+        from pathlib import Path
+
+        from kdsearch.trackers import build_trackers
+
+        self._trackers = []
+        for spec in self.specs:  # one tracker that cannot start must not end the search
+            try:
+                self._trackers += build_trackers([spec], Path(self.folder), self.name)
+            except Exception as exc:  # noqa: BLE001
+                logger.warning("%s tracker could not start (nothing is logged to it): %s", spec.kind, exc)
+
+    def _each(self, call: str, *args) -> None:
+        for tracker in self._trackers or []:
+            try:
+                getattr(tracker, call)(*args)
+            except Exception as exc:  # noqa: BLE001 - a tracker's hiccup must not end a search
+                logger.warning("%s tracker: %s failed: %s", type(tracker).__name__, call, exc)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info):
+        super().on_trial_start(iteration, trials, trial, **info)
+        row = self.records.trials[trial.trial_id]
+        params = {k.removeprefix("config/"): v for k, v in row.items()
+                  if k in self.records.searched or k.startswith("config/")}
+        self._each("start", trial.trial_id, params)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info):
+        super().on_trial_result(iteration, trials, trial, result, **info)
+        last = self.records.epochs[-1]
+        numbers = {k: float(v) for k, v in last.items() if k not in ("trial_id", "epoch") and isinstance(v, (int, float))}
+        self._each("epoch", trial.trial_id, int(last["epoch"]), numbers)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info):
+        super().on_trial_complete(iteration, trials, trial, **info)
+        self._end(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info):
+        super().on_trial_error(iteration, trials, trial, **info)
+        self._end(trial)
+
+    def _end(self, trial: Any) -> None:
+        row = self.records.trials[trial.trial_id]
+        best = {k: float(v) for k, v in row.items() if k.startswith("best_val_") and v is not None}
+        self._each("end", trial.trial_id, row["status"], _best_checkpoint_dir(trial), best)
+
+    def on_experiment_end(self, trials: list, **info):
+        self._each("close")
+
+
+def _best_checkpoint_dir(trial: Any) -> str | None:
+    """The local folder of the trial's best checkpoint (by the search metric), else None (none
+    yet, or it lives on remote --storage)."""
+    try:
+        result = trial.run_metadata.checkpoint_manager.best_checkpoint_result
+        checkpoint = result.checkpoint if result is not None else None
+        if checkpoint is None or checkpoint.filesystem.type_name != "local":
+            return None
+        return checkpoint.path if os.path.isdir(checkpoint.path) else None
+    except Exception:  # noqa: BLE001 - Ray's internals moved: no artifact, never a failed search
+        return None

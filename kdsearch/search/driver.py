@@ -38,6 +38,9 @@ class RunOptions:
     address: str | None = None
     storage: str | None = None
     results_root: str = "results"
+    warm_start: str | None = None  # an old results folder whose finished trials seed the study
+    log: list[str] | None = None  # --log tensorboard | mlflow[=URI] (kdsearch.trackers)
+    trackers: list | None = None  # `log`, checked (set by run_search)
 
 
 @dataclass
@@ -121,6 +124,14 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
     opts.name, folder = results_name(space, opts)  # one name from here on (a timestamp would move)
     console.print(f"[bold]kdsearch[/] search [cyan]{opts.name}[/] · space {space.file}{_bundled(space.file)} · "
                   f"results in {folder.resolve()}/", soft_wrap=True)  # paths whole, never wrapped
+    from kdsearch.trackers import parse_log
+
+    opts.trackers = parse_log(opts.log)  # a tracker that is not installed: refused before anything starts
+    warm = None
+    if opts.warm_start and not opts.resume:  # a misfit refuses the run before anything starts
+        from kdsearch.spec.warm_start import warm_trials
+
+        warm = warm_trials(opts.warm_start, space)
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
 
@@ -137,15 +148,17 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
         fitting = {"started": False}  # set once Tune runs: from then on the folder is a search's
         try:
             if not opts.resume:
-                record = {**_space_record(space), "storage": opts.storage}
+                record = {**_space_record(space), "storage": opts.storage, "warm_start": opts.warm_start}
                 atomic_write_text(folder / "space.yaml", yaml.safe_dump(record, sort_keys=False))
+                if warm:
+                    _keep_imported(folder, opts.warm_start, len(warm), console)
             elif opts.storage is None:  # resume where the search kept its checkpoints
                 opts.storage = read_space_record(folder).get("storage")
             console.print(plan.describe())
             data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
             device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
             teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard, fitting)
+            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard, fitting, warm)
         except BaseException:
             # A run that fails before its first trial (teacher training, the searcher's setup)
             # leaves no half-made folder that would block the name (`--name` refuses a taken one);
@@ -162,6 +175,47 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
         if ray.is_initialized() and not opts.address:
             ray.shutdown()
     return _outcome(name, folder, time.perf_counter() - started, reused, teachers)
+
+
+def run_grid(space: Space, runs: dict[str, dict], seeds, folder: Path, opts: RunOptions, console,
+             resume: bool = False) -> None:
+    """Train every (configuration, seed) of `runs` x `seeds` once, as one Ray Tune run whose
+    results go to `folder` (`kdsearch confirm`); trials pack on GPUs as a search's do."""
+    from kdsearch.config import with_overrides
+    from kdsearch.data.source import load_for_search
+    from kdsearch.search.shared_data import share_dataset, unshare_dataset
+    from kdsearch.search.teacher_pool import teachers_for_configs
+    from kdsearch.search.tuner import build_grid_tuner
+
+    quiet_ray_env()
+    joining = bool(opts.address or os.environ.get("RAY_ADDRESS"))
+    plan = None if joining else plan_resources(space, opts)
+    dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
+    import ray
+
+    start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    try:
+        if plan is None:
+            plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
+        console.print(plan.describe())
+        data_ref = share_dataset(dataset)
+        device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
+        configs = [with_overrides(space.config, o) for o in runs.values()]
+        teachers = teachers_for_configs(configs, dataset, console=console, device=device)
+        tuner = build_grid_tuner(space, runs, seeds, folder, dataset, data_ref, teachers, plan, console, resume)
+        tuner.fit()
+    finally:
+        unshare_dataset(dataset)
+        if ray.is_initialized() and not opts.address:
+            ray.shutdown()
+
+
+def _keep_imported(folder: Path, old: str, n: int, console) -> None:
+    from kdsearch.results.store import WARM_FILE, write_parquet_atomic
+    from kdsearch.spec.warm_start import imported_rows
+
+    write_parquet_atomic(imported_rows(old), folder / WARM_FILE)
+    console.print(f"Warm start: the study begins with {n} finished trial(s) of {old}")
 
 
 def _bundled(file: str) -> str:
@@ -181,13 +235,13 @@ def _local_cuda() -> bool:
 
 
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console, guard, fitting: dict):
+         console, guard, fitting: dict, warm=None):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
         for note in recover_for_resume(folder, tune_local=not opts.storage):
             console.print(f"[yellow]{note}[/]")
-    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console, warm)
     fitting["started"] = True
     try:
         guard.wind_down = stop_tune

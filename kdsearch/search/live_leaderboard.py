@@ -46,8 +46,8 @@ class LiveLeaderboard(RecordingCallback):
                  num_samples: int, rungs: Sequence[int] | None = None,
                  console: Console | None = None, refresh_per_second: float = 4,
                  summary_every_s: float = 5.0, top: int = TOP_ROWS, objectives: Sequence[dict] | None = None,
-                 results_dir: str | os.PathLike | None = None):
-        super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
+                 results_dir: str | os.PathLike | None = None, epoch_rule: str = "best"):
+        super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs, epoch_rule=epoch_rule)
         self.results_dir = None if results_dir is None else str(Path(results_dir).absolute())
         self.objectives = list(objectives or [])
         self.num_samples = num_samples

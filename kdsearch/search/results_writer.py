@@ -44,8 +44,9 @@ class ResultsWriter(RecordingCallback):
 
     def __init__(self, out_dir: str | os.PathLike, *, searched: Iterable[str], metric: str,
                  mode: str, max_epochs: int, flush_every_s: float = 2.0, resume: bool = False,
-                 meta_extra: dict[str, Any] | None = None, tune_dir: str | os.PathLike | None = None):
-        super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs)
+                 meta_extra: dict[str, Any] | None = None, tune_dir: str | os.PathLike | None = None,
+                 epoch_rule: str = "best"):
+        super().__init__(searched=searched, metric=metric, mode=mode, max_epochs=max_epochs, epoch_rule=epoch_rule)
         self.out_dir = Path(out_dir).absolute()
         self.flush_every_s = float(flush_every_s)
         self.resume = resume
@@ -61,7 +62,7 @@ class ResultsWriter(RecordingCallback):
         self._take_back_rows(self.out_dir if self.resume else None, strict=True)
         records = self.records
         meta = {"metric": records.metric, "mode": records.mode, "searched": records.searched,
-                "max_epochs": records.max_epochs,
+                "max_epochs": records.max_epochs, "objective_epoch": records.epoch_rule,
                 "num_samples": total_num_samples or num_samples,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 **self.meta_extra}

@@ -34,6 +34,18 @@ def teachers_for_space(space, dataset, *, console=None, device: str = "cpu") -> 
     return pool, reused
 
 
+def teachers_for_configs(configs, dataset, *, console=None, device: str = "cpu") -> dict[str, dict]:
+    """The teachers a list of full experiment configs reads (a `kdsearch confirm` grid), each once."""
+    from kdsearch.spec.kinds import kind_of
+
+    pool: dict[str, dict] = {}
+    for cfg in configs:
+        key = teacher_key(cfg, dataset.fingerprint)
+        if kind_of(cfg).needs_teacher(cfg) and key not in pool:
+            pool[key], _ = get_teacher(cfg, dataset, console=console, device=device)
+    return pool
+
+
 # The last teacher this worker process got, by object ref: with `reuse_actors` one process runs
 # trial after trial with the same teacher and need not deserialize its weights again. One entry
 # keeps a long-lived worker's memory bounded when a space searches several teachers. Trials only

@@ -14,6 +14,7 @@ import tempfile
 import torch
 
 from kdsearch.config import with_overrides
+from kdsearch.results.objective import ChosenEpoch
 
 STATE_FILE = "state.pt"
 
@@ -28,10 +29,12 @@ def pick_device() -> torch.device:
 
 
 def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, fingerprint: str,
-                  cpus_per_trial: float = 1) -> None:
+                  cpus_per_trial: float = 1, objective: dict | None = None) -> None:
     """The Ray Tune function trainable: `config` holds the sampled values by dotted path.
 
     `teachers` maps teacher cache keys to object refs; the trial fetches only its own teacher.
+    `objective`: `ChosenEpoch`'s arguments; each report then carries the `objective/...` columns
+    Tune's metric names (kdsearch.results.objective).
     """
     import ray
     from ray import tune
@@ -66,6 +69,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     # the first report after the restore (`earlier_epochs`), instead of a hole in epochs.parquet.
     history: list[dict] = []
     replay: dict = {}
+    chosen = ChosenEpoch(**objective) if objective else None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
@@ -74,18 +78,28 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
         extra["resumed_from_epoch"] = int(saved["epoch"])  # visible in epochs.parquet
         history = list(saved.get("history", []))
         replay = {"earlier_epochs": history[:]}
+        for old in history:  # the chosen epoch so far, as before the restart
+            if chosen is not None:
+                chosen.update(old)
 
     def report(trainer_, epoch, metrics):  # a DMD model's heads and edges come with the metrics
         row = {**metrics, **extra, "epoch": epoch}
         history.append({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
+        picked = chosen.update(row) if chosen is not None else {}
         with tempfile.TemporaryDirectory() as folder:
             torch.save({"trainer": trainer_.state(), "epoch": epoch, "history": history},
                        os.path.join(folder, STATE_FILE))
-            tune.report({**metrics, **extra, **replay}, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report({**metrics, **extra, **picked, **replay}, checkpoint=tune.Checkpoint.from_directory(folder))
         replay.clear()  # only the first report after a restore carries the history
 
     trainer.hooks.append(report)
     trainer.fit(train, valid)
+
+
+def grid_trial(config: dict, *, runs: dict[str, dict], **kwargs) -> None:
+    """The trainable of a `kdsearch confirm` grid: `config` is one (configuration, seed) cell;
+    `runs` maps each configuration's label to its dotted overrides (the same for every seed)."""
+    student_trial({**runs[config["configuration"]], "train.seed": int(config["train.seed"])}, **kwargs)
 
 
 def inference_latency_ms(student: torch.nn.Module, split, repeats: int = 10) -> float:

@@ -72,6 +72,9 @@ SEARCH_DEFAULTS: dict = {
     # ASHA keeps stopping on `metric`; Optuna optimises all of them; the leaderboard marks the
     # Pareto front.
     "objectives": [],
+    # Which epoch of a trial Optuna, ASHA and the leaderboard all read: its best validation epoch
+    # (default) or its last one (Ray Tune's own habit). kdsearch.results.objective explains how.
+    "objective_epoch": "best",
 }
 
 RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25}

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from kdsearch.config import did_you_mean
 from kdsearch.errors import SpaceError, short
+from kdsearch.results.objective import RULES
 from kdsearch.spec import schema
 from kdsearch.spec.values import SAMPLER_SEEDS, is_int, is_number, positive_int, seed
 
@@ -24,6 +25,9 @@ def check_search(space: "Space") -> None:
     if search["mode"] not in ("max", "min"):
         raise SpaceError(f"must be max or min, got {short(search['mode'])}", file=file, field="search.mode")
     positive_int(search["num_samples"], file, "search.num_samples")
+    if search["objective_epoch"] not in RULES:
+        raise SpaceError(f"must be one of {', '.join(RULES)}, got {search['objective_epoch']!r}", file=file,
+                         field="search.objective_epoch")
     _check_objectives(search, allowed, file)
     if not is_int(search["max_concurrent"]) or search["max_concurrent"] < 0:
         raise SpaceError("must be an integer >= 0 (0 = as many as resources allow)", file=file,

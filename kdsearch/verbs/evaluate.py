@@ -22,15 +22,19 @@ from kdsearch.results.table import fmt_metric, rank_trials
 EVAL_FILE = "evaluation.parquet"
 
 
-def restore_trial(results_dir: Path, trial_id: str, best_epoch, device: str = "cpu"):
-    """(trainer with the trial's best-epoch weights, experiment config, dataset, epoch)."""
+def restore_trial(results_dir: Path, trial_id: str, best_epoch, device: str = "cpu", exp: dict | None = None):
+    """(trainer with the trial's best-epoch weights, experiment config, dataset, epoch, model).
+
+    `exp`: the trial's experiment config when the caller knows it (a `kdsearch confirm` grid);
+    by default it is rebuilt from the search's space.yaml and trials.parquet."""
     from kdsearch.data.source import load_for_search
     from kdsearch.verbs.checkpoints import best_checkpoint, load_trainer_state
     from kdsearch.verbs.replay import trial_config
     from kdsearch.spec.kinds import kind_of
     from kdsearch.train.experiment import data_shapes_of
 
-    exp, _, _ = trial_config(results_dir, trial_id)
+    if exp is None:
+        exp, _, _ = trial_config(results_dir, trial_id)
     epoch, state_path = best_checkpoint(results_dir, trial_id, None if pd.isna(best_epoch) else best_epoch)
     dataset = load_for_search(exp["data"])
     arrays = dataset.to_arrays()

@@ -77,3 +77,16 @@ def test_report_draws_the_pareto_front(search):
     png = search / "report" / "pareto.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Pareto front" in (search / "report" / "summary.md").read_text()
+
+
+def test_pareto_column_marks_front_trials_asha_stopped(search):
+    from kdsearch.results.leaderboard import leaderboard_command
+
+    console = Console(record=True, width=220, force_terminal=False)
+    leaderboard_command(search, console=console)
+    lines = console.export_text().splitlines()
+    trials = pq.read_table(search / "trials.parquet").to_pandas()
+    for a in trials.itertuples():
+        row = next(line for line in lines if a.trial_id in line and "│" in line)
+        if "★" in row:
+            assert ("★ stopped" in row) == (a.status == "stopped"), row

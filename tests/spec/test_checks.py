@@ -44,6 +44,7 @@ def test_a_bundled_space_passes_every_check(smoke):
     ({"scheduler": {"name": "asha", "grace": 1}}, "search.scheduler.grace"),
     ({"sampler": {"name": "tpe", "seed": 1.5}}, "search.sampler.seed"),
     ({"objectives": [{"metric": "latency_ms", "mode": "up"}]}, "search.objectives[0].mode"),
+    ({"objective_epoch": "final"}, "search.objective_epoch"),
 ])
 def test_search_section_refusals_name_the_key(smoke, values, field):
     assert field_of(check_search, changed(smoke, "search", **values)) == field
