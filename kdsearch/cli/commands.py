@@ -38,6 +38,10 @@ def cmd_validate(args) -> int:
     searched = ", ".join(space.params) or "nothing (a single configuration)"
     what = kind_of(space.config).summary(space.config)
     print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, {what}; searches {searched}")
+    if space.config.get("distill"):
+        from kdsearch.spec.teacher_cache_plan import plan_for_space
+
+        print(f"  {plan_for_space(space).line}")
     return 0
 
 

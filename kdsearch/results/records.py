@@ -27,7 +27,7 @@ _TUNE_NOISE = frozenset(
     }
 )
 # Per-trial facts copied from the latest result onto the trial row.
-_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus")
+_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus", "teacher_cache")
 
 
 def is_number(value: Any) -> bool:

@@ -78,7 +78,8 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     _quiet_ray_env()
     from kdsearch.data.source import load_for_search
     from kdsearch.search.shared_data import share_dataset, unshare_dataset
-    from kdsearch.search.teacher_pool import teachers_for_space
+    from kdsearch.search.teacher_pool import targets_for_space, teachers_for_space
+    from kdsearch.spec.teacher_cache_plan import plan_for_space
 
     started = time.perf_counter()
     if opts.smoke_test:
@@ -95,10 +96,13 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
     results_name(space, opts)
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
+    data_bytes = sum(a.nbytes for a in dataset.to_arrays().values())
+    # Teacher targets are sized from shapes: decided (and budgeted in the store) before Ray starts.
+    cache = plan_for_space(space, data_bytes) if space.config.get("distill") else None
 
     import ray
 
-    _start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    _start_ray(plan, opts, payload_bytes=data_bytes + (cache.nbytes if cache and cache.use else 0))
     try:
         if plan is None:
             plan = plan_resources(space, opts, nodes=[n["Resources"] for n in ray.nodes() if n.get("Alive")])
@@ -113,7 +117,12 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
         data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
         device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
         teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+        targets = None
+        if cache is not None and teachers:
+            console.print(cache.line, highlight=False)
+            if cache.use:
+                targets = targets_for_space(space, dataset, teachers, console=console, device=device)
+        _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, targets)
     finally:
         unshare_dataset(dataset)
         if ray.is_initialized() and not opts.address:
@@ -174,13 +183,13 @@ def _local_cuda() -> bool:
 
 
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console):
+         console, targets: dict | None = None):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
         for note in recover_for_resume(folder, tune_local=not opts.storage):
             console.print(f"[yellow]{note}[/]")
-    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console)
+    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console, targets)
     try:
         return tuner.fit()
     except Exception as exc:

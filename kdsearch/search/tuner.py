@@ -82,7 +82,8 @@ def _get(cfg: dict, path: str):
     return get_path(cfg, path)
 
 
-def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None):
+def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None,
+                    targets: dict | None = None):
     import ray
     from ray import tune
 
@@ -95,8 +96,11 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
     # `data_ref`: the arrays already in the store (`share_dataset`); with_parameters passes an
     # ObjectRef through as it is, so they are not copied a second time.
     data = data_ref if data_ref is not None else dataset.to_arrays()
+    # Teacher targets (the teacher cache): one object per teacher and loss, beside the data.
+    target_refs = {key: ray.put(arrays) for key, arrays in (targets or {}).items()}
     fn = tune.with_parameters(student_trial, base=space.config, data=data, teachers=refs,
-                              fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial)
+                              fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial,
+                              targets=target_refs)
     return tune.with_resources(fn, plan.trial_resources)
 
 
@@ -137,10 +141,10 @@ def tune_location(folder: Path, name: str, storage: str | None) -> tuple[str, st
 
 
 def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-                console):
+                console, targets: dict | None = None):
     from ray import tune
 
-    trainable = build_trainable(space, dataset, teachers, plan, data_ref)
+    trainable = build_trainable(space, dataset, teachers, plan, data_ref, targets)
     storage, exp_name = tune_location(folder, name, opts.storage)
     if opts.resume:
         return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,

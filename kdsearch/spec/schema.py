@@ -31,6 +31,12 @@ EXPERIMENT_DEFAULTS: dict = {
         "level": "attention_maps",
         # student pair -> teacher pair; null = paper 000's pairing for the student configuration.
         "pairs": None,
+        # auto: the teacher's targets (what the loss reads from it) are computed once per search
+        # and read by sample index when they fit the object store's budget, else the teacher
+        # runs in every trial; on: refuse to start when they do not fit; off: always online.
+        "teacher_cache": "auto",
+        # float32 keeps KD exact; float16/bfloat16 halve the cache's memory.
+        "teacher_cache_dtype": "float32",
         # Further keys are the method's options (temperature, direction, heads, ...), checked
         # against the loss registry.
     },
