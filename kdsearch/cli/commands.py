@@ -164,6 +164,12 @@ def cmd_cluster_check(args) -> int:
 def cmd_bench(args) -> int:
     from kdsearch.bench import BenchOptions, bench_command
 
+    if args.search:
+        from kdsearch.bench.command import search_compare_command
+
+        return search_compare_command(args.search, num_samples=args.num_samples, cpus=args.cpus, json_path=args.json,
+                                      console=_console())
+
     from kdsearch.bench.options import parse_configs
 
     opts = BenchOptions(quick=args.quick, device=args.device, shapes=args.shapes, batch=args.batch,

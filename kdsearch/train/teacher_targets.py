@@ -149,19 +149,23 @@ class TeacherTargets:
 
     def lookup(self, index: torch.Tensor) -> ModelOutput:
         """The teacher's output for the samples `index` (float32, as the teacher computes it)."""
-        out = ModelOutput(logits=self.tensors["logits"][index].float())
-        for name, value in self.tensors.items():
-            kind, _, rest = name.partition("|")
-            if kind == "features":
-                out.features[rest] = value[index].float()
-            elif kind in ("maps", "post"):
-                pair, _, layer = rest.rpartition("|")
-                found = out.attn_scores if kind == "maps" else out.post_attention
-                found.setdefault(pair, []).append((int(layer), value[index].float()))
-        for found in (out.attn_scores, out.post_attention):
-            for pair, layers in found.items():
-                found[pair] = [value for _, value in sorted(layers)]
-        return out
+        return output_from_flat({name: value[index].float() for name, value in self.tensors.items()})
+
+
+def output_from_flat(flat: dict[str, torch.Tensor]) -> ModelOutput:
+    """The `ModelOutput` whose flattened form (`compute_targets`' names) is `flat`."""
+    out = ModelOutput(logits=flat["logits"])
+    layers: dict[tuple[str, str], list] = {}
+    for name, value in flat.items():
+        kind, _, rest = name.partition("|")
+        if kind == "features":
+            out.features[rest] = value
+        elif kind in ("maps", "post"):
+            pair, _, layer = rest.rpartition("|")
+            layers.setdefault((kind, pair), []).append((int(layer), value))
+    for (kind, pair), found in layers.items():
+        (out.attn_scores if kind == "maps" else out.post_attention)[pair] = [v for _, v in sorted(found)]
+    return out
 
 
 def _from_numpy(arr: np.ndarray) -> torch.Tensor:
