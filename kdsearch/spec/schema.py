@@ -74,7 +74,10 @@ SEARCH_DEFAULTS: dict = {
     "objectives": [],
 }
 
-RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25}
+# students_per_worker: trials trained as one batched model in a worker (docs/packing.md); 1 is
+# one student per worker. Packing gains nothing on a CPU (one thread is already busy with one
+# student) and is not yet wired into Tune, so 1 is the default and the only value a search runs.
+RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25, "students_per_worker": 1}
 
 # What `--smoke-test` changes: two trials of one epoch, a one-epoch teacher, to prove the wiring.
 SMOKE_DEFAULTS: dict = {

@@ -81,3 +81,10 @@ def test_budget_leaves_room_for_the_data():
     room, what = budget_bytes(2 * 2**30, available=10 * 2**30)
     assert room == int(0.8 * 10 * 2**30 / 1.25) - 256 * 2**20 - 2 * 2**30 and "memory available" in what
     assert budget_bytes(100 * 2**30, available=10 * 2**30)[0] == 0
+
+
+@pytest.mark.parametrize("value, words", [(0, "integer >= 1"), (2.5, "integer >= 1"), (4, "not yet wired")])
+def test_students_per_worker_is_checked(tmp_path, value, words):
+    with pytest.raises(SpaceError, match=words) as err:
+        load_space(str(write_smoke_space(tmp_path / "s.yaml", resources={"students_per_worker": value})))
+    assert err.value.field == "resources.students_per_worker"
