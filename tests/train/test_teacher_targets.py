@@ -138,3 +138,23 @@ def test_half_storage_round_trips_through_disk(tmp_path, dtype):
     assert torch.equal(torch.isinf(scores), torch.isinf(approx))  # masked keys stay -inf
     finite = torch.isfinite(scores)
     torch.testing.assert_close(approx[finite], scores[finite], rtol=1e-2, atol=1e-2)
+
+
+def test_a_dmd_teacher_gives_the_same_targets_in_any_batch():
+    """DMD as the frozen teacher (its graph units mix modalities, never samples): cached = online."""
+    from kdsearch.models.dmd import DMD
+    from kdsearch.train.objectives import run_model
+
+    torch.manual_seed(5)
+    teacher = DMD(dims=DIMS, lengths=LENGTHS, n_out=7, **TINY).eval()
+    split = _split()
+    kd = build_loss("edam", pairs=PAIRS)
+    cached = TeacherTargets(compute_targets(teacher, split, kd, batch_size=7))
+    index = torch.tensor([30, 1, 12, 39, 4])
+    with torch.no_grad():
+        online = run_model(teacher, split.batch(index), kd.teacher_maps(), kd.teacher_post_attention())
+    looked_up = cached.lookup(index)
+    torch.testing.assert_close(looked_up.logits, online.logits, rtol=0, atol=1e-6)
+    for pair, layers in online.attn_scores.items():
+        for mine, theirs in zip(looked_up.attn_scores[pair], layers):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-6)
