@@ -86,10 +86,15 @@ def main(argv=None) -> int:
     parser.add_argument("--packs", default="1,8,32", help="pack sizes K, comma-separated")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (one epoch of this many batches)")
     parser.add_argument("--tiny", action="store_true", help="tiny shapes and model (a CPU smoke run)")
+    parser.add_argument("--model", default="mult", choices=("mult", "demo"),
+                        help="student/teacher sizes: MulT's (d 30, 5 heads, 5 layers) or the demo's (d 16, 2, 2)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--out", default=None, help="write the figures to this JSON file")
     args = parser.parse_args(argv)
-    model = {"tiny": True, "d_model": 8, "heads": 2, "layers": 1} if args.tiny else \
-        {"d_model": 30, "heads": 5, "layers": 5}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes = {"mult": {"d_model": 30, "heads": 5, "layers": 5}, "demo": {"d_model": 16, "heads": 2, "layers": 2}}
+    model = {"tiny": True, "d_model": 8, "heads": 2, "layers": 1} if args.tiny else sizes[args.model]
     result = measure(device=args.device, shapes=args.shapes, batch=args.batch, n_steps=args.steps, model=model,
                      packs=[int(k) for k in args.packs.split(",") if k.strip()])
     for key, value in result.items():
