@@ -23,3 +23,24 @@ def bench_command(opts: BenchOptions, *, json_path: str | None = None, console=N
     if json_path:
         console.print(f"results written to {write_json(results, json_path)}", highlight=False)
     return 0
+
+
+def search_compare_command(space: str, *, num_samples: int | None = None, cpus: int | None = None,
+                           json_path: str | None = None, console=None) -> int:
+    """`kdsearch bench --search SPACE`: generic vs fast search, side by side (`fast_vs_generic`)."""
+    from kdsearch.bench.fast_vs_generic import compare_searches, print_comparison
+
+    if console is None:
+        from rich.console import Console
+
+        console = Console()
+    if num_samples is not None and num_samples < 1:
+        from kdsearch.errors import UserError
+
+        raise UserError(f"must be an integer >= 1, got {num_samples}", field="--num-samples")
+    with console.status(f"benchmarking: generic vs fast search of {space}..."):
+        result = compare_searches(space, num_samples=num_samples, cpus=cpus)
+    print_comparison(result, console)
+    if json_path:
+        console.print(f"results written to {write_json(result, json_path)}", highlight=False)
+    return 0

@@ -71,6 +71,10 @@ def cmd_validate(args) -> int:
     searched = ", ".join(space.params) or "nothing (a single configuration)"
     what = kind_of(space.config).summary(space.config)
     print(f"{space.file}: OK — experiment '{space.name}', task {space.config['task']}, {what}; searches {searched}")
+    if space.config.get("distill"):
+        from kdsearch.spec.teacher_cache_plan import plan_for_space
+
+        print(f"  {plan_for_space(space).line}")
     return 0
 
 
@@ -204,6 +208,12 @@ def cmd_cluster_check(args) -> int:
 
 def cmd_bench(args) -> int:
     from kdsearch.bench import BenchOptions, bench_command
+
+    if args.search:
+        from kdsearch.bench.command import search_compare_command
+
+        return search_compare_command(args.search, num_samples=args.num_samples, cpus=args.cpus, json_path=args.json,
+                                      console=_console())
 
     from kdsearch.bench.options import parse_configs
 

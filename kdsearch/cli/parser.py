@@ -260,5 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's; --quick: 1)")
     bench.add_argument("--configs", default=None, metavar="1,2,...",
                        help="student configurations to time (default: 1-5; --quick: 5)")
+    bench.add_argument("--search", default=None, metavar="SPACE",
+                       help="run SPACE's seeded search twice, the generic way (teacher run every step, one student "
+                            "per worker) and the fast way (the defaults), and print wall time, trials/hour, student "
+                            "steps/s, best validation metric and the ratios; first a config-5 EDAM step with and "
+                            "without the teacher cache at the demo's and MulT's sizes")
+    bench.add_argument("--num-samples", type=int, default=None, help="with --search: trials per search (default: "
+                                                                      "the space's)")
+    bench.add_argument("--cpus", type=int, default=None, help="with --search: CPUs each search may use (default: all)")
     bench.set_defaults(func=cmd_bench)
     return parser

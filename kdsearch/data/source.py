@@ -89,3 +89,28 @@ def load_for_search(data_cfg: dict, console=None, splits: tuple[str, ...] = SPLI
     from kdsearch.data.layout import load_dataset
 
     return load_dataset(str(dataset_path(data_cfg, console=console)), splits=splits)
+
+
+def search_data_bytes(data_cfg: dict) -> int:
+    """Bytes of the float32 train and valid features and labels a search puts in Ray's object
+    store, from the preset or the file's header alone (the teacher cache is budgeted beside it)."""
+    if not data_cfg.get("path"):
+        from kdsearch.data.synthetic import resolve_params
+
+        p = resolve_params(data_cfg["synthetic"])
+        per_sample = p.text_len * p.text_dim + p.audio_len * p.audio_dim + p.vision_len * p.vision_dim + 1
+        return 4 * per_sample * (p.n_train + p.n_valid)
+    from kdsearch.data.validate import check_root_attrs, check_structure, open_h5
+
+    path = str(dataset_path(data_cfg, create=False))
+    with open_h5(path) as f:
+        check_root_attrs(f, path)
+        shapes = check_structure(f, path, SPLITS)
+    total = 0
+    for split in ("train", "valid"):
+        for name in (*MODALITIES, "label"):
+            size = 1
+            for n in shapes[split][name]:
+                size *= int(n)
+            total += 4 * size
+    return total

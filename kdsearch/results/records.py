@@ -29,7 +29,8 @@ _TUNE_NOISE = frozenset(
     }
 )
 # Per-trial facts copied from the latest result onto the trial row.
-_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus", "early_stopped")
+_TRIAL_FACTS = ("student_params", "latency_ms", "labelled", "seed", "node_id", "device", "gpus", "early_stopped",
+                "teacher_cache")
 
 
 def is_number(value: Any) -> bool:

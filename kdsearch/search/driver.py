@@ -107,7 +107,8 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
     quiet_ray_env(own_signals=guard.active)
     from kdsearch.data.source import load_for_search
     from kdsearch.search.shared_data import share_dataset, unshare_dataset
-    from kdsearch.search.teacher_pool import teachers_for_space
+    from kdsearch.search.teacher_pool import targets_for_space, teachers_for_space
+    from kdsearch.spec.teacher_cache_plan import plan_for_space
 
     started = time.perf_counter()
     if opts.smoke_test:
@@ -134,10 +135,13 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
         warm = warm_trials(opts.warm_start, space)
     # A search never reads the test split (kdsearch evaluate does, after it): not loaded here.
     dataset = load_for_search(space.config["data"], console=console, splits=("train", "valid"))
+    data_bytes = sum(a.nbytes for a in dataset.to_arrays().values())
+    # Teacher targets are sized from shapes: decided (and budgeted in the store) before Ray starts.
+    cache = plan_for_space(space, data_bytes) if space.config.get("distill") else None
 
     import ray
 
-    start_ray(plan, opts, payload_bytes=sum(a.nbytes for a in dataset.to_arrays().values()))
+    start_ray(plan, opts, payload_bytes=data_bytes + (cache.nbytes if cache and cache.use else 0))
     guard.install()  # ray.init replaced our SIGTERM handler with a bare exit
     claim = None
     try:
@@ -158,7 +162,12 @@ def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome
             data_ref = share_dataset(dataset)  # from here on the driver holds the store's copy only
             device = "cuda" if plan.gpus > 0 and _local_cuda() else "cpu"
             teachers, reused = teachers_for_space(space, dataset, console=console, device=device)
-            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard, fitting, warm)
+            targets = None
+            if cache is not None and teachers:
+                console.print(cache.line, highlight=False)
+                if cache.use:
+                    targets = targets_for_space(space, dataset, teachers, console=console, device=device)
+            _fit(space, name, folder, dataset, data_ref, teachers, plan, opts, console, guard, fitting, warm, targets)
         except BaseException:
             # A run that fails before its first trial (teacher training, the searcher's setup)
             # leaves no half-made folder that would block the name (`--name` refuses a taken one);
@@ -235,13 +244,13 @@ def _local_cuda() -> bool:
 
 
 def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-         console, guard, fitting: dict, warm=None):
+         console, guard, fitting: dict, warm=None, targets: dict | None = None):
     from kdsearch.search.tuner import build_tuner
 
     if opts.resume:  # mend what a full disk or a kill may have cut short
         for note in recover_for_resume(folder, tune_local=not opts.storage):
             console.print(f"[yellow]{note}[/]")
-    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console, warm)
+    tuner = build_tuner(space, name, folder, dataset, data_ref, teachers, plan, opts, console, warm, targets)
     fitting["started"] = True
     try:
         guard.wind_down = stop_tune

@@ -9,11 +9,12 @@ search needs instead, or refuses up front when the machine cannot hold it.
 from __future__ import annotations
 
 from kdsearch.errors import UserError
+# One rule for the store's size, shared with the teacher cache's budget (validation has no Ray):
+# never more than MOST_OF_AVAILABLE of the memory available now, HEADROOM for teachers, Tune's
+# checkpoints in flight and fragmentation, plus SLACK_BYTES.
+from kdsearch.spec.teacher_cache_plan import HEADROOM, MOST_OF_AVAILABLE, SLACK_BYTES
 
 RAY_DEFAULT_FRACTION = 0.3   # what Ray takes of the available memory when not told
-MOST_OF_AVAILABLE = 0.8      # never more than this share of the memory available now
-HEADROOM = 1.25              # teachers, Tune's checkpoints in flight, fragmentation
-SLACK_BYTES = 256 * 2**20
 
 
 def memory_bytes() -> tuple[int, int]:

@@ -2,7 +2,9 @@
 
 The driver works out every teacher the space can ask for (`teachers_for_space`), gets each from
 the teacher cache (`kdsearch.train.teacher_cache`) and puts it in Ray's object store once;
-trials fetch theirs by reference (`fetch_teacher`).
+trials fetch theirs by reference (`fetch_teacher`). Where the teacher cache is on, the same goes
+for each teacher's targets (`targets_for_space`, `fetch_targets`;
+`kdsearch.train.teacher_targets`): trials then read them by sample index and never run it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,38 @@ def teachers_for_configs(configs, dataset, *, console=None, device: str = "cpu")
 # keeps a long-lived worker's memory bounded when a space searches several teachers. Trials only
 # read the blob (`load_state_dict` copies the weights), so sharing it between them is safe.
 _LAST_TEACHER: dict[str, dict] = {}
+
+
+def targets_for_space(space, dataset, teachers: dict, *, console=None, device: str = "cpu") -> dict[str, dict]:
+    """{target key: arrays} of every teacher and KD loss the space can run, computed once each
+    (or read from the disk cache) with the teachers of `teachers_for_space`."""
+    from kdsearch.spec.teacher_cache_plan import teacher_configs
+    from kdsearch.train.teacher_targets import get_targets, key_for_config
+
+    out: dict[str, dict] = {}
+    for cfg in teacher_configs(space):
+        key = key_for_config(cfg, dataset.fingerprint)
+        if key not in out:
+            blob = teachers[teacher_key(cfg, dataset.fingerprint)]
+            out[key], _ = get_targets(cfg, dataset.fingerprint, blob, dataset.to_arrays(), device=device,
+                                      console=console)
+    return out
+
+
+# As for teachers: the last targets this worker read, by object ref (a reused actor runs trial
+# after trial with the same ones). Trials only read them.
+_LAST_TARGETS: dict[str, dict] = {}
+
+
+def fetch_targets(ref) -> dict:
+    """In a trial: the teacher targets behind `ref` (zero-copy numpy views on this node)."""
+    import ray
+
+    key = ref.hex()
+    if key not in _LAST_TARGETS:
+        _LAST_TARGETS.clear()
+        _LAST_TARGETS[key] = ray.get(ref)
+    return _LAST_TARGETS[key]
 
 
 def fetch_teacher(ref) -> tuple[dict, int | None]:

@@ -29,18 +29,20 @@ def pick_device() -> torch.device:
 
 
 def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, fingerprint: str,
-                  cpus_per_trial: float = 1, objective: dict | None = None) -> None:
+                  cpus_per_trial: float = 1, objective: dict | None = None, targets: dict | None = None) -> None:
     """The Ray Tune function trainable: `config` holds the sampled values by dotted path.
 
     `teachers` maps teacher cache keys to object refs; the trial fetches only its own teacher.
     `objective`: `ChosenEpoch`'s arguments; each report then carries the `objective/...` columns
     Tune's metric names (kdsearch.results.objective).
+    `targets` maps teacher-target keys to object refs (the teacher cache): a trial whose key is
+    there reads its teacher's outputs by sample index instead of running the teacher.
     """
     import ray
     from ray import tune
 
     from kdsearch.models.build import count_parameters
-    from kdsearch.search.teacher_pool import fetch_teacher
+    from kdsearch.search.teacher_pool import fetch_targets, fetch_teacher
     from kdsearch.spec.kinds import kind_of
     from kdsearch.train.experiment import data_shapes_of
     from kdsearch.train.teacher_cache import teacher_key
@@ -54,10 +56,18 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     teacher, fetched = data_shapes_of(data), None
     if teachers and kind.needs_teacher(exp):
         teacher, fetched = fetch_teacher(teachers[teacher_key(exp, fingerprint)])
-    trainer, train, valid, student = kind.build_run(exp, data, teacher, device)
+    cached = None
+    if targets and kind.needs_teacher(exp):
+        from kdsearch.train.teacher_targets import key_for_config
+
+        ref = targets.get(key_for_config(exp, fingerprint))
+        cached = fetch_targets(ref) if ref is not None else None
+    trainer, train, valid, student = kind.build_run(exp, data, teacher, device, targets=cached)
     labelled = train.n if train.labelled is None else int(train.labelled.sum())
     extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
              "seed": exp["train"]["seed"], "labelled": labelled,
+             # 1: the teacher's outputs were read from the teacher cache; 0: it ran every step.
+             "teacher_cache": int(getattr(trainer.objective, "targets", None) is not None),
              "node_id": ray.get_runtime_context().get_node_id(), "device": device.type,
              # The GPU share Ray gave this trial (0.25 when four share a GPU): GPU-seconds = share x time.
              "gpus": float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))}

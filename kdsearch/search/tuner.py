@@ -103,7 +103,8 @@ def _get(cfg: dict, path: str):
     return get_path(cfg, path)
 
 
-def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None, runs=None):
+def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None, runs=None,
+                    targets: dict | None = None):
     import ray
     from ray import tune
 
@@ -118,9 +119,11 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
     data = data_ref if data_ref is not None else dataset.to_arrays()
     # `runs`: a confirm grid, each trial one (configuration label, seed) of these overrides.
     more = {} if runs is None else {"runs": runs}
+    # Teacher targets (the teacher cache): one object per teacher and loss, beside the data.
+    target_refs = {key: ray.put(arrays) for key, arrays in (targets or {}).items()}
     fn = tune.with_parameters(student_trial if runs is None else grid_trial, base=space.config, data=data,
                               teachers=refs, fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial,
-                              objective=objective_rule(space), **more)
+                              objective=objective_rule(space), targets=target_refs, **more)
     return tune.with_resources(fn, plan.trial_resources)
 
 
@@ -167,10 +170,10 @@ def tune_location(folder: Path, name: str, storage: str | None) -> tuple[str, st
 
 
 def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dict, plan: ResourcePlan, opts,
-                console, warm: list | None = None):
+                console, warm: list | None = None, targets: dict | None = None):
     from ray import tune
 
-    trainable = build_trainable(space, dataset, teachers, plan, data_ref)
+    trainable = build_trainable(space, dataset, teachers, plan, data_ref, targets=targets)
     storage, exp_name = tune_location(folder, name, opts.storage)
     # A search stopped before its first trial (e.g. while the teacher trained) left no Tune
     # state: `--resume` then starts it, under the name and folder it already has.

@@ -25,12 +25,15 @@ def check_distill(space: "Space") -> None:
 
     from kdsearch.distill import option_names
 
+    from kdsearch.spec.teacher_cache_plan import SETTINGS, check_settings
+
     file, distill = space.file, space.config["distill"]
     for key in distill:
-        if key not in ("method", "level", "pairs") and key not in option_names():
+        if key not in ("method", "level", "pairs", *SETTINGS) and key not in option_names():
             raise SpaceError(f"unknown key '{key}'"
-                             + did_you_mean(str(key), option_names() | {"method", "level", "pairs"}),
+                             + did_you_mean(str(key), option_names() | {"method", "level", "pairs", *SETTINGS}),
                              file=file, field=f"distill.{key}")
+    check_settings(space)
     for path, spec in space.params.items():
         if path.startswith(("teacher.", "teacher_train.")) and spec.type != "categorical":
             raise SpaceError("teacher settings can only be searched as categorical choices (each choice is "
@@ -56,6 +59,15 @@ def check_distill(space: "Space") -> None:
             raise SpaceError(where + exc.problem, file=file, field=exc.field or "distill") from None
         except (ValueError, TypeError) as exc:
             raise SpaceError(where + str(exc), file=file, field="distill") from None
+    _check_teacher_cache(space)
+
+
+def _check_teacher_cache(space: "Space") -> None:
+    """`distill.teacher_cache: on` whose targets cannot fit the object store is refused now."""
+    from kdsearch.spec.teacher_cache_plan import cache_mode, plan_for_space
+
+    if cache_mode(space.config) == "on":
+        plan_for_space(space)
 
 
 def _check_same_mask(cfg: dict) -> None:

@@ -36,6 +36,12 @@ EXPERIMENT_DEFAULTS: dict = {
         "level": "attention_maps",
         # student pair -> teacher pair; null = paper 000's pairing for the student configuration.
         "pairs": None,
+        # auto: the teacher's targets (what the loss reads from it) are computed once per search
+        # and read by sample index when they fit the object store's budget, else the teacher
+        # runs in every trial; on: refuse to start when they do not fit; off: always online.
+        "teacher_cache": "auto",
+        # float32 keeps KD exact; float16/bfloat16 halve the cache's memory.
+        "teacher_cache_dtype": "float32",
         # Further keys are the method's options (temperature, direction, heads, ...), checked
         # against the loss registry.
     },
@@ -77,7 +83,10 @@ SEARCH_DEFAULTS: dict = {
     "objective_epoch": "best",
 }
 
-RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25}
+# students_per_worker: trials trained as one batched model in a worker (docs/packing.md); 1 is
+# one student per worker. Packing gains nothing on a CPU (one thread is already busy with one
+# student) and is not yet wired into Tune, so 1 is the default and the only value a search runs.
+RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25, "students_per_worker": 1}
 
 # What `--smoke-test` changes: two trials of one epoch, a one-epoch teacher, to prove the wiring.
 SMOKE_DEFAULTS: dict = {

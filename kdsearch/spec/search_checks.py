@@ -129,6 +129,13 @@ def check_resources(space: "Space") -> None:
     if gpus > 1 and gpus != int(gpus):
         raise SpaceError(f"a fraction of one GPU or a whole number of GPUs, got {gpus}", file=file,
                          field="resources.gpus_per_trial")
+    packed = res.get("students_per_worker", 1)
+    if isinstance(packed, bool) or not isinstance(packed, int) or packed < 1:
+        raise SpaceError(f"must be an integer >= 1, got {packed!r}", file=file, field="resources.students_per_worker")
+    if packed > 1:
+        raise SpaceError("packing several trials into one worker is built as a library (kdsearch.train.packing) but "
+                         "not yet wired into Tune (docs/packing.md); use 1", file=file,
+                         field="resources.students_per_worker")
 
 
 def check_conditions(space: "Space") -> None:

@@ -54,13 +54,21 @@ class TaskObjective(Objective):
 
 
 class DistillObjective(Objective):
-    """alpha * L_task + beta * L_KD (paper 000 eq. 1); beta = 0 skips the teacher entirely."""
+    """alpha * L_task + beta * L_KD (paper 000 eq. 1); beta = 0 skips the teacher entirely.
+
+    With `targets` (a `TeacherTargets` over the training split) the teacher's output for a
+    training batch is read by the batch's sample ``index`` instead of computed: the same numbers,
+    since a frozen eval-mode teacher is a fixed function of each sample. Only in training mode:
+    the indices of any other split's batch would address the wrong samples, so the objective in
+    eval mode runs the teacher (when it has one).
+    """
 
     def __init__(self, student: nn.Module, teacher: nn.Module | None, task: Task, kd_loss: nn.Module | None,
-                 *, alpha: float, beta: float):
+                 *, alpha: float, beta: float, targets=None):
         super().__init__()
         self.student, self.task, self.kd = student, task, kd_loss
         self.alpha, self.beta = float(alpha), float(beta)
+        self.targets = targets
         # Kept out of the module tree on purpose: its parameters must never reach the optimiser
         # or the student's checkpoint.
         self._teacher = [teacher] if teacher is not None else []
@@ -72,14 +80,18 @@ class DistillObjective(Objective):
         return self._teacher[0] if self._teacher else None
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
-        use_kd = self.kd is not None and self.beta != 0.0 and self.teacher is not None
+        cached = self.targets is not None and self.training
+        use_kd = self.kd is not None and self.beta != 0.0 and (self.teacher is not None or cached)
         s_out = (run_model(self.student, batch, self.kd.student_maps(), self.kd.student_post_attention()) if use_kd
                  else run_model(self.student, batch))
         task_loss = self._task_loss(s_out.logits, batch)
         if not use_kd:
             return {"loss": self.alpha * task_loss, "task": task_loss, "logits": s_out.logits}
-        with torch.no_grad():
-            t_out = run_model(self.teacher, batch, self.kd.teacher_maps(), self.kd.teacher_post_attention())
+        if cached:
+            t_out = self.targets.lookup(batch["index"])
+        else:
+            with torch.no_grad():
+                t_out = run_model(self.teacher, batch, self.kd.teacher_maps(), self.kd.teacher_post_attention())
         kd_loss = self.kd(s_out, t_out, batch)
         return {"loss": self.alpha * task_loss + self.beta * kd_loss, "task": task_loss, "kd": kd_loss,
                 "logits": s_out.logits}

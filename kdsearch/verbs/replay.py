@@ -68,7 +68,12 @@ def replay(results_dir: str | Path, trial_id: str, *, epochs: int | None = None,
             raise UserError("the trial's teacher is not in the cache (was it cleared? re-run the search to "
                             "train it again)", file=str(path))
         blob = load_teacher_blob(path)
-    trainer, train, valid, _ = kind.build_run(exp, arrays, blob, torch.device("cpu"))
+    targets = None
+    if kind.needs_teacher(exp):  # the teacher cache, as the search's trials read it (same numbers)
+        from kdsearch.spec.teacher_cache_plan import in_process_targets
+
+        targets = in_process_targets(exp, dataset, blob, console=console)
+    trainer, train, valid, _ = kind.build_run(exp, arrays, blob, torch.device("cpu"), targets=targets)
     replayed: list[dict] = []
     trainer.hooks.append(lambda _t, epoch, metrics: replayed.append(dict(metrics)))
     console.print(f"Replaying trial {trial_id} on CPU for {exp['train']['epochs']} epoch(s), seed {exp['train']['seed']}")

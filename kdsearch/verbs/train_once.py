@@ -76,11 +76,15 @@ def train_once(space_arg: str, *, sets: list[str] | None = None, out: str | None
     dataset = load_for_search(exp["data"], console=console, splits=("train", "valid"))
     arrays = dataset.to_arrays()
     kind = kind_of(exp)
+    targets = None
     if kind.needs_teacher(exp):
+        from kdsearch.spec.teacher_cache_plan import in_process_targets
+
         blob, _ = get_teacher(exp, dataset, console=console, device=where.type)
+        targets = in_process_targets(exp, dataset, blob, device=where.type, console=console)
     else:
         blob = data_shapes_of(arrays)
-    trainer, train, valid, model = kind.build_run(exp, arrays, blob, where)
+    trainer, train, valid, model = kind.build_run(exp, arrays, blob, where, targets=targets)
     best: dict = {}
     best_state: dict | None = None
 

@@ -57,3 +57,21 @@ def test_bad_settings_cost_one_line_and_exit_2(cache, capsys, sets, words):
 def test_set_values_are_read_as_yaml():
     assert parse_sets(["a.b=2", "c=0.5", "d=[1, 2]", "e=true", "f=edam"]) == {
         "a.b": 2, "c": 0.5, "d": [1, 2], "e": True, "f": "edam"}
+
+
+def test_train_reads_the_teacher_cache_and_learns_exactly_what_the_online_teacher_teaches(cache, capsys):
+    """`kdsearch train` computes the cache in-process (once: the second run reuses it); the
+    metrics equal those of `teacher_cache: off`, which runs the teacher every step."""
+    from kdsearch.verbs.train_once import train_once
+
+    common = ["train.epochs=2", "loss.beta=2.0"]
+    cached = train_once("smoke", sets=[*common, "distill.teacher_cache=on"])
+    text = capsys.readouterr().out
+    assert "teacher targets cached once" in text and "Teacher targets computed once" in text
+    online = train_once("smoke", sets=[*common, "distill.teacher_cache=off"])
+    assert "teacher cache off" in capsys.readouterr().out
+    assert cached.keys() == online.keys()
+    for key in cached:
+        assert abs(cached[key] - online[key]) < 1e-6 or key == "epoch_time_s", key
+    train_once("smoke", sets=[*common, "train.epochs=1"])
+    assert "Reusing cached teacher targets" in capsys.readouterr().out

@@ -79,8 +79,9 @@ class ExperimentKind:
         """Whether a run of `config` (or a search over `searched` paths) reads a teacher."""
         return False
 
-    def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device) -> Run:
-        """The trainer, splits and model of one configuration: the code a trial runs."""
+    def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device, targets=None) -> Run:
+        """The trainer, splits and model of one configuration: the code a trial runs. `targets`:
+        the teacher's cached targets, for kinds that read a teacher (None: run it online)."""
         raise NotImplementedError
 
     def scoring_config(self, exp: dict) -> dict:

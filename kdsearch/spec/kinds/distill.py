@@ -61,9 +61,10 @@ class DistillKind(ExperimentKind):
     def needs_teacher(self, config: dict, searched=()) -> bool:
         return float(config["loss"]["beta"]) != 0.0 or "loss.beta" in searched
 
-    def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device) -> Run:
+    def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device, targets=None) -> Run:
         """Shared by search trials, `kdsearch train`, `replay` and `evaluate`, so each runs a
-        trial's own code."""
+        trial's own code. `targets`: the teacher's cached targets over the training split
+        (`kdsearch.train.teacher_targets`), read by sample index instead of running the teacher."""
         from kdsearch.train.experiment import build_kd_loss, build_student_only, labelled_mask, tensor_split
         from kdsearch.train.objectives import DistillObjective
         from kdsearch.train.tasks import get_task
@@ -84,7 +85,15 @@ class DistillKind(ExperimentKind):
         train = tensor_split(arrays, "train", device)
         if kd is not None:  # heads, banks and resizers exist before the optimiser
             kd.bind(student=student, teacher=teacher, n_train=train.n, labels=train.label, task=exp["task"])
-        objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"])
+        lookup = None
+        if kd is not None and targets is not None:
+            from kdsearch.train.teacher_targets import TeacherTargets
+
+            lookup = TeacherTargets(targets, device)
+            if lookup.n != train.n:
+                raise ValueError(f"teacher targets cover {lookup.n} samples, the training split has {train.n}")
+        objective = DistillObjective(student, teacher, task, kd, alpha=exp["loss"]["alpha"], beta=exp["loss"]["beta"],
+                                     targets=lookup)
         objective.to(device)
         trainer = Trainer(objective, task, settings)
         mask = labelled_mask(train.n, float(exp["train"]["labelled_fraction"]), int(exp["train"]["labelled_seed"]))

@@ -75,7 +75,7 @@ class DMDKind(ExperimentKind):
     def model_title(self, config: dict) -> str:
         return "the DMD model"
 
-    def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device) -> Run:
+    def build_run(self, exp: dict, arrays: dict, teacher_blob: dict, device: torch.device, targets=None) -> Run:
         from kdsearch.train.dmd_objective import build_dmd_objective
         from kdsearch.train.experiment import tensor_split
         from kdsearch.train.tasks import get_task

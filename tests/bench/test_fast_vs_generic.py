@@ -1,0 +1,42 @@
+"""`kdsearch bench --search SPACE`: the generic and the fast search side by side, and the
+config-5 EDAM step with and without the teacher cache."""
+
+import json
+import math
+
+import pytest
+
+from kdsearch.bench.cache_steps import cache_step_comparison
+from kdsearch.bench.fast_vs_generic import compare_searches
+from kdsearch.cli import main
+
+
+def test_cache_step_comparison_times_both_sides_of_the_same_step():
+    result = cache_step_comparison(sizes={"tiny": {"d_model": 8, "heads": 2, "layers": 1}}, batch=16, reps=2,
+                                   warmup=1)
+    entry = result["tiny"]
+    assert entry["online"]["median_ms"] > 0 and entry["cached"]["median_ms"] > 0
+    assert entry["online"]["reps"] == entry["cached"]["reps"] == 2
+    assert math.isfinite(entry["speedup"]) and entry["speedup"] > 0
+
+
+def test_a_bad_trial_count_is_one_line(capsys):
+    assert main(["bench", "--search", "smoke", "--num-samples", "0"]) == 2
+    assert "--num-samples" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_generic_and_fast_searches_run_and_compare(cache_dir, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--search", "smoke", "--num-samples", "1", "--cpus", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "generic vs fast" in text and "fast / generic" in text and "load average" in text
+    result = json.loads(out.read_text())
+    assert result["generic"]["teacher_cache"] is False and result["fast"]["teacher_cache"] is True
+    assert result["generic"]["overrides"]["distill.teacher_cache"] == "off"
+    for way in ("generic", "fast"):
+        run = result[way]
+        assert run["trials"] == 1 and run["wall_s"] > 0 and run["student_steps"] > 0
+        assert run["best_val_acc7"] is not None and 0 <= run["best_val_acc7"] <= 1
+    assert set(result["steps"]) == {"demo_d16_l2", "mult_d30_l5"}
+    assert result["ratio"]["trials_per_hour"] > 0 and "load average" in result["uptime"]
