@@ -27,6 +27,7 @@ from kdsearch.data.schema import (
     field_key,
 )
 from kdsearch.data.bounds import check_split_shapes, scalar_attr
+from kdsearch.data.metadata_guard import check_metadata_readable
 from kdsearch.errors import DataError, UserError, short
 from kdsearch.userfiles import os_problem, regular_file
 
@@ -50,6 +51,7 @@ def open_h5(path: str) -> h5py.File:
         raise DataError(exc.problem, file=path) from None
     if not h5py.is_hdf5(path):
         raise DataError("not an HDF5 file", file=path)
+    check_metadata_readable(path)  # a corrupt heap can make libhdf5 loop for ever in this process
     try:
         return h5py.File(path, "r")
     except OSError as err:  # h5py reports a truncated file only when opening it

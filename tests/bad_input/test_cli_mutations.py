@@ -34,10 +34,9 @@ SPACES = ["smoke", "crd", "dmd", "pairings"]
 BOUND_S = 30  # no single command may take longer on a loaded 2-core CI machine
 PREFIX = "kdsearch: error: "
 # Derandomised: every CI run tries the same examples. A random byte flip can land in an HDF5
-# global heap that libhdf5 then parses without end inside one C call (H5HG__cache_heap_deserialize,
-# reading a string attribute), which no SIGALRM interrupts; a run-to-run random draw would make
-# that a CI hang by chance. Reading a corrupt file in a time-bounded child process is the remedy,
-# not built yet (README, "Not guaranteed").
+# global heap that libhdf5 parses for a long time inside one C call, which no SIGALRM interrupts:
+# metadata is read under a bound in a child process (kdsearch/data/metadata_guard.py), but array
+# contents are not, so a run-to-run random draw could still make a slow CI run by chance.
 MUTATIONS = settings(max_examples=25, deadline=timedelta(seconds=BOUND_S), database=None, derandomize=True,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
