@@ -68,4 +68,4 @@ def test_bad_options_are_user_errors(argv, field, capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_is_a_user_error(capsys):
     assert main(["bench", "--quick", "--device", "cuda"]) == EXIT_USER_ERROR
-    assert "no CUDA device" in capsys.readouterr().err
+    assert "cuda asked for, but PyTorch sees 0 CUDA device(s)" in capsys.readouterr().err

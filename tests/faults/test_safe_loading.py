@@ -67,7 +67,7 @@ def test_trial_checkpoints_refuse_a_pickled_object(poisoned, tmp_path):
     results = tmp_path / "results" / "r"
     state = results / "tune" / "student_trial_abc123_1_x" / "checkpoint_000000" / "state.pt"
     state.parent.mkdir(parents=True)
-    (results / "space.yaml").write_text("name: r\n")
+    (results / "space.yaml").write_text("name: r\nconfig: {}\n")
     state.write_bytes(file.read_bytes())
     message = _refused(lambda: best_checkpoint(results, "abc123", None), state, marker)
     assert "Python objects" in message
