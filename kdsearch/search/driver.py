@@ -254,7 +254,12 @@ def _fit(space: Space, name: str, folder: Path, dataset, data_ref, teachers: dic
     fitting["started"] = True
     try:
         guard.wind_down = stop_tune
-        return tuner.fit()
+        grid = tuner.fit()
+        # Tune may also end normally with the trials that hit the full disk marked errored.
+        for error in grid.errors:
+            if disk_problem(error, folder) is not None:
+                raise error
+        return grid
     except Exception as exc:
         problem = disk_problem(exc, folder)
         if problem is None:
