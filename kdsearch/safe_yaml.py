@@ -23,6 +23,8 @@ from typing import Any, Iterator
 
 import yaml
 
+from kdsearch.errors import short
+
 # A space file expands to a few hundred values, a large cluster file to a few thousand.
 MAX_NODES = 100_000
 MAX_DEPTH = 64
@@ -67,7 +69,7 @@ class StrictLoader(yaml.SafeLoader):
             except TypeError:  # unhashable key: SafeLoader reports it below
                 continue
             if first is not None:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {_short(key)} (first on line "
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {short(key)} (first on line "
                                                         f"{first})", key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
@@ -79,12 +81,6 @@ StrictLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
-
-
-def _short(value: Any) -> str:
-    from kdsearch.errors import short
-
-    return short(value)
 
 
 def _check_expansion(root: yaml.Node) -> int:

@@ -67,7 +67,7 @@ def student_trial(config: dict, *, base: dict, data: dict, teachers: dict, finge
     extra = {"student_params": count_parameters(student), "latency_ms": inference_latency_ms(student, valid),
              "seed": exp["train"]["seed"], "labelled": labelled,
              # 1: the teacher's outputs were read from the teacher cache; 0: it ran every step.
-             "teacher_cache": int(getattr(trainer.objective, "targets", None) is not None),
+             "teacher_cache": int(trainer.objective.targets is not None),
              "node_id": ray.get_runtime_context().get_node_id(), "device": device.type,
              # The GPU share Ray gave this trial (0.25 when four share a GPU): GPU-seconds = share x time.
              "gpus": float(ray.get_runtime_context().get_assigned_resources().get("GPU", 0.0))}

@@ -32,6 +32,10 @@ class Objective(nn.Module):
     the learned edges); the base adds none, so the trainer calls it on every objective.
     """
 
+    # The teacher's cached outputs a distillation objective reads instead of running the teacher
+    # (`DistillObjective`); None for every other objective.
+    targets = None
+
     def predict(self, batch: dict) -> torch.Tensor:
         raise NotImplementedError
 
