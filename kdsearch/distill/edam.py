@@ -65,14 +65,35 @@ def log_attention_maps(scores: torch.Tensor, temperature: float, heads: str) -> 
     Returns:
         (log-probs, allowed) of shape (B, H, T_q, T_k) or (B, T_q, T_k); log-probs are 0 where masked.
     """
-    z = scores.float() / temperature
-    allowed = torch.isfinite(z)
+    z = scores.float()
+    # x / 1 is x, bit for bit: skip a pass over the map and its backward. A packed run
+    # (kdsearch.train.packing) passes a tensor of temperatures under vmap: always divided.
+    if not (isinstance(temperature, (int, float)) and temperature == 1.0):
+        z = z / temperature
+    allowed = _finite(z)
     log_p = torch.where(allowed, torch.log_softmax(z, dim=-1), 0.0)
     if heads == "average":
         # Masked entries are 0 in every head, so the logsumexp there is log H - log H = 0: finite.
         log_p = torch.logsumexp(log_p, dim=1) - math.log(z.shape[1])
-        allowed = allowed.all(dim=1)
+        allowed = _all_heads(allowed)
     return log_p, allowed
+
+
+def _finite(z: torch.Tensor) -> torch.Tensor:
+    """torch.isfinite(z), in two passes instead of its four (|NaN| < inf is False, as is
+    |±inf| < inf); detached, so autograd records nothing for a mask. These maps are the largest
+    tensors of a distillation step: `kdsearch bench` times it (README "Speed")."""
+    return z.detach().abs() < math.inf
+
+
+def _all_heads(allowed: torch.Tensor) -> torch.Tensor:
+    """allowed.all(dim=1) for a (B, H, T_q, T_k) bool mask, as H - 1 elementwise ANDs: a
+    reduction over the strided head axis of a bool tensor is ten times slower on a CPU."""
+    heads = allowed.unbind(1)
+    out = heads[0]
+    for head in heads[1:]:
+        out = out & head
+    return out
 
 
 @register_loss("edam")

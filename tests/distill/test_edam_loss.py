@@ -144,3 +144,27 @@ def test_student_gradient_is_the_full_cross_entropy_gradient_even_far_below_1e_8
     expected = torch.softmax(student.detach(), dim=-1) - 0.5  # ~(+0.5, -0.5)
     assert torch.allclose(student.grad, expected, atol=1e-6)
     assert loss.item() == pytest.approx(0.5 * 30.0 + math.log1p(math.exp(-30.0)), rel=1e-6)  # -0.5 log s0 - 0.5 log s1
+
+
+@pytest.mark.parametrize("heads", ["average", "per_head"])
+def test_allowed_keys_are_exactly_the_finite_scores_even_with_nan_and_inf(heads):
+    """The map's mask is computed without torch.isfinite (fewer passes); it must mean the same."""
+    from kdsearch.distill.edam import log_attention_maps
+
+    scores = masked_scores(b=3, h=3, t_q=6, t_k=10)
+    scores[0, 1, 2, 9] = float("nan")
+    scores[1, 2, 5, 0] = float("inf")
+    _, allowed = log_attention_maps(scores, 1.0, heads)
+    expected = torch.isfinite(scores)
+    assert torch.equal(allowed, expected.all(dim=1) if heads == "average" else expected)
+
+
+def test_temperature_one_skips_the_division_without_changing_a_bit():
+    from kdsearch.distill.edam import log_attention_maps
+
+    scores = masked_scores(b=4, h=3, t_q=8, t_k=10, seed=3) * 7.3
+    divided = log_attention_maps(scores / 1.0001, 1.0, "average")[0]
+    assert torch.equal(log_attention_maps(scores, 1, "average")[0], log_attention_maps(scores, 1.0, "average")[0])
+    assert torch.equal(log_attention_maps(scores, torch.tensor(1.0), "average")[0],
+                       log_attention_maps(scores, 1.0, "average")[0])
+    assert not torch.equal(divided, log_attention_maps(scores, 1.0, "average")[0])
