@@ -106,7 +106,7 @@ def run_search(space: Space, opts: RunOptions, console) -> SearchOutcome:
 def _run_search(space: Space, opts: RunOptions, console, guard) -> SearchOutcome:
     quiet_ray_env(own_signals=guard.active)
     from kdsearch.data.source import load_for_search
-    from kdsearch.search.shared_data import share_dataset, unshare_dataset
+    from kdsearch.search.object_store import share_dataset, unshare_dataset
     from kdsearch.search.teacher_pool import targets_for_space, teachers_for_space
     from kdsearch.spec.teacher_cache_plan import plan_for_space
 
@@ -192,7 +192,7 @@ def run_grid(space: Space, runs: dict[str, dict], seeds, folder: Path, opts: Run
     results go to `folder` (`kdsearch confirm`); trials pack on GPUs as a search's do."""
     from kdsearch.config import with_overrides
     from kdsearch.data.source import load_for_search
-    from kdsearch.search.shared_data import share_dataset, unshare_dataset
+    from kdsearch.search.object_store import share_dataset, unshare_dataset
     from kdsearch.search.teacher_pool import teachers_for_configs
     from kdsearch.search.tuner import build_grid_tuner
 

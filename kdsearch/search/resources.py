@@ -14,6 +14,11 @@ from dataclasses import dataclass
 
 from kdsearch.errors import UserError
 
+# With packing, the CPU share each trial's client holds, out of its pack's cpus_per_trial (the
+# pack actor holds the rest): clients only wait and report, and the pack's K clients plus the
+# pack add up to one worker, so Ray places packs where whole workers fit.
+CLIENT_SHARE = 0.01
+
 
 @dataclass(frozen=True)
 class ResourcePlan:
@@ -23,16 +28,35 @@ class ResourcePlan:
     gpus_per_trial: float
     max_concurrent: int
     note: str = ""
+    students_per_worker: int = 1  # > 1: trials are thin clients of packs (kdsearch.search.packs)
+
+    @property
+    def packed(self) -> bool:
+        return self.students_per_worker > 1
 
     @property
     def trial_resources(self) -> dict:
+        if self.packed:  # the pack holds the worker; each of its clients a sliver of its CPU
+            return {"cpu": CLIENT_SHARE / self.students_per_worker, "gpu": 0}
         return {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial}
 
+    @property
+    def pack_resources(self) -> tuple[float, float]:
+        """(CPUs, GPUs) one pack actor holds: a worker's, less what its K clients hold."""
+        return self.cpus_per_trial - CLIENT_SHARE, self.gpus_per_trial
+
+    @property
+    def workers(self) -> int:
+        """Workers (packs, or single trials) that run at once."""
+        return max(1, math.ceil(self.max_concurrent / self.students_per_worker))
+
     def describe(self) -> str:
-        device = (f"{self.gpus} GPU(s), {self.gpus_per_trial:g} GPU per trial" if self.gpus
-                  else "CPU only")
-        text = (f"Resources: {self.cpus} CPU(s), {device}, {self.cpus_per_trial:g} CPU per trial, "
+        per = "worker" if self.packed else "trial"
+        device = f"{self.gpus} GPU(s), {self.gpus_per_trial:g} GPU per {per}" if self.gpus else "CPU only"
+        text = (f"Resources: {self.cpus} CPU(s), {device}, {self.cpus_per_trial:g} CPU per {per}, "
                 f"up to {self.max_concurrent} trial(s) at once")
+        if self.packed:
+            text += f", up to {self.students_per_worker} students packed per worker"
         return text + (f"\n{self.note}" if self.note else "")
 
 
@@ -82,9 +106,11 @@ def plan_resources(space, opts, nodes: list[dict] | None = None) -> ResourcePlan
     slots = min(int(sum(per_node)), int(cpus // cpt))
     if gpt > 0:
         slots = min(slots, int(math.floor(gpus / gpt + 1e-9)))
-    limit = int(search["max_concurrent"]) or slots
+    # Packed, each worker slot trains up to K trials at once (search.max_concurrent counts trials).
+    k = int(res.get("students_per_worker", 1))
+    limit = int(search["max_concurrent"]) or slots * k
     return ResourcePlan(cpus=cpus, gpus=gpus, cpus_per_trial=cpt, gpus_per_trial=gpt,
-                        max_concurrent=max(1, min(limit, slots)), note=note)
+                        max_concurrent=max(1, min(limit, slots * k)), note=note, students_per_worker=k)
 
 
 def _local_gpu_count() -> int:

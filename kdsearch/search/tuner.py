@@ -104,7 +104,7 @@ def _get(cfg: dict, path: str):
 
 
 def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, data_ref=None, runs=None,
-                    targets: dict | None = None):
+                    targets: dict | None = None, search: str = "search"):
     import ray
     from ray import tune
 
@@ -121,6 +121,16 @@ def build_trainable(space: Space, dataset, teachers: dict, plan: ResourcePlan, d
     more = {} if runs is None else {"runs": runs}
     # Teacher targets (the teacher cache): one object per teacher and loss, beside the data.
     target_refs = {key: ray.put(arrays) for key, arrays in (targets or {}).items()}
+    if plan.packed:  # trials train in packs (kdsearch.search.packs): the hub seats them
+        from kdsearch.search.packs import start_hub
+
+        cpus, gpus = plan.pack_resources
+        hub = start_hub(search, capacity=plan.students_per_worker, max_packs=plan.workers, cpus=cpus, gpus=gpus,
+                        shares_batches=bool(space.resources.get("pack_shares_batches", False)),
+                        data_ref=data_ref if data_ref is not None else ray.put(data), teachers=refs,
+                        targets=target_refs, fingerprint=dataset.fingerprint)
+        more["packs"] = {"hub": hub, "capacity": plan.students_per_worker,
+                         "shares_batches": bool(space.resources.get("pack_shares_batches", False))}
     fn = tune.with_parameters(student_trial if runs is None else grid_trial, base=space.config, data=data,
                               teachers=refs, fingerprint=dataset.fingerprint, cpus_per_trial=plan.cpus_per_trial,
                               objective=objective_rule(space), targets=target_refs, **more)
@@ -157,6 +167,15 @@ def build_callbacks(space: Space, folder: Path, console, searched: list[str] | N
     ]
 
 
+def pack_leaver(plan: ResourcePlan, search: str) -> list:
+    """With packing, the callback that takes a stopped trial out of its pack."""
+    if not plan.packed:
+        return []
+    from kdsearch.search.packs import PackLeaver
+
+    return [PackLeaver(search)]
+
+
 def tune_location(folder: Path, name: str, storage: str | None) -> tuple[str, str]:
     """(storage_path, experiment name) of Tune's own experiment folder (checkpoints, state).
 
@@ -173,7 +192,7 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
                 console, warm: list | None = None, targets: dict | None = None):
     from ray import tune
 
-    trainable = build_trainable(space, dataset, teachers, plan, data_ref, targets=targets)
+    trainable = build_trainable(space, dataset, teachers, plan, data_ref, targets=targets, search=name)
     storage, exp_name = tune_location(folder, name, opts.storage)
     # A search stopped before its first trial (e.g. while the teacher trained) left no Tune
     # state: `--resume` then starts it, under the name and folder it already has.
@@ -186,7 +205,8 @@ def build_tuner(space: Space, name: str, folder: Path, dataset, data_ref, teache
     by_best = space.search.get("objective_epoch", "best") == "best"
     run_config = tune.RunConfig(
         name=exp_name, storage_path=storage, verbose=0,
-        callbacks=build_callbacks(space, folder, console, trackers=getattr(opts, "trackers", None)),
+        callbacks=build_callbacks(space, folder, console, trackers=getattr(opts, "trackers", None)) + pack_leaver(
+            plan, name),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=2, checkpoint_score_attribute=space.search["metric"] if by_best else None,
@@ -206,7 +226,7 @@ def build_grid_tuner(space: Space, runs: dict[str, dict], seeds, folder: Path, d
     tune/ checkpoints), so an interrupted grid resumes where it stopped."""
     from ray import tune
 
-    trainable = build_trainable(space, dataset, teachers, plan, data_ref, runs=runs)
+    trainable = build_trainable(space, dataset, teachers, plan, data_ref, runs=runs, search=folder.name)
     storage, exp_name = tune_location(folder, folder.name, None)
     if resume:
         return tune.Tuner.restore(f"{storage}/{exp_name}", trainable=trainable, resume_unfinished=True,
@@ -214,7 +234,8 @@ def build_grid_tuner(space: Space, runs: dict[str, dict], seeds, folder: Path, d
     metric = space.search["metric"]
     run_config = tune.RunConfig(
         name=exp_name, storage_path=storage, verbose=0,
-        callbacks=build_callbacks(space, folder, console, searched=["configuration", "train.seed"]),
+        callbacks=build_callbacks(space, folder, console, searched=["configuration", "train.seed"]) + pack_leaver(
+            plan, folder.name),
         failure_config=tune.FailureConfig(max_failures=int(space.search["max_failures"])),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
                                                 checkpoint_score_order=space.search["mode"]))

@@ -83,10 +83,13 @@ SEARCH_DEFAULTS: dict = {
     "objective_epoch": "best",
 }
 
-# students_per_worker: trials trained as one batched model in a worker (docs/packing.md); 1 is
-# one student per worker. Packing gains nothing on a CPU (one thread is already busy with one
-# student) and is not yet wired into Tune, so 1 is the default and the only value a search runs.
-RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25, "students_per_worker": 1}
+# students_per_worker: trials trained as one batched model in a worker, each still its own Tune
+# trial (docs/packing.md); 1 is one student per worker. Packing gains nothing on a CPU (one thread
+# is already busy with one student: README "Speed"), so 1 is the default; on a GPU the figure from
+# benchmarks/gpu_check.sh decides. pack_shares_batches: the students of a pack see the same batch
+# order, so one teacher forward serves them all where the teacher cache is off or does not fit.
+RESOURCES_DEFAULTS: dict = {"cpus_per_trial": 1, "gpus_per_trial": 0.25, "students_per_worker": 1,
+                            "pack_shares_batches": False}
 
 # What `--smoke-test` changes: two trials of one epoch, a one-epoch teacher, to prove the wiring.
 SMOKE_DEFAULTS: dict = {

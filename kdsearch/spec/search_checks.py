@@ -132,10 +132,9 @@ def check_resources(space: "Space") -> None:
     packed = res.get("students_per_worker", 1)
     if isinstance(packed, bool) or not isinstance(packed, int) or packed < 1:
         raise SpaceError(f"must be an integer >= 1, got {packed!r}", file=file, field="resources.students_per_worker")
-    if packed > 1:
-        raise SpaceError("packing several trials into one worker is built as a library (kdsearch.train.packing) but "
-                         "not yet wired into Tune (docs/packing.md); use 1", file=file,
-                         field="resources.students_per_worker")
+    shares = res.get("pack_shares_batches", False)
+    if not isinstance(shares, bool):
+        raise SpaceError(f"must be true or false, got {short(shares)}", file=file, field="resources.pack_shares_batches")
 
 
 def check_conditions(space: "Space") -> None:

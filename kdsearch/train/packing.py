@@ -1,18 +1,16 @@
 """Packed students: K same-shape students trained as one batched model, each still its own run.
 
 The students (with their KD loss's own parameters, e.g. EDAM-T↑'s resizers) are stacked with
-`torch.func.stack_module_state`, and one step is `torch.vmap` over
-`functional_call(template, (params_k, buffers_k), ...)`. What differs between students enters as
-batched inputs: their own data order (a generator seeded like `Trainer`'s) and labelled subset,
-alpha, beta, float loss options (temperature) and, in the optimiser, learning rate, weight decay
-and gradient clipping. The teacher's outputs come from its cached targets, looked up for each
-student's indices. Each student's numbers are those of its unpacked `Trainer` run (tested
-within 1e-5); a student whose loss is not finite at the end of an epoch fails alone and leaves
-the pack. docs/packing.md has the design, the trade-offs and what is not wired into Tune yet.
+`torch.func.stack_module_state`; one step is `torch.vmap` over `functional_call`. What differs
+between students enters as batched inputs: data order and labelled subset, alpha, beta, the
+temperature and, in the optimiser, learning rate, weight decay, clipping and step count. The
+teacher's outputs come from the teacher cache, or from one forward on a batch order the pack
+shares. Each student's numbers are its unpacked `Trainer` run's (tested within 1e-5); one whose
+loss is not finite fails alone. kdsearch.train.pack_session runs packs; docs/packing.md.
 
 Limits: dropout inside a pack is drawn by vmap (statistically the same, not the same numbers as
-an unpacked run); losses that update state in place by sample index (CRD's memory banks) cannot
-be packed (`check_packable`).
+an unpacked run); losses that update state in place by sample index (CRD's banks) cannot be
+packed (`check_packable`).
 """
 
 from __future__ import annotations
@@ -47,10 +45,20 @@ class Member:
     grad_clip: float = 0.0
     labelled: torch.Tensor | None = None
     failed: str | None = None
+    # Where a resumed student left off: its Adam moments by stacked name ("student.x", "kd.y")
+    # and step count, and its data order's generator state (None: a fresh start).
+    moments: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None
+    steps: int = 0
+    generator_state: torch.Tensor | None = None
     generator: torch.Generator = field(init=False)
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(int(self.seed))
+        if self.generator_state is not None:
+            self.generator.set_state(self.generator_state)
+
+    def unit(self) -> nn.Module:
+        return _StudentWithLoss(self.student, self.kd)
 
 
 class _StudentWithLoss(nn.Module):
@@ -77,29 +85,67 @@ class _StudentWithLoss(nn.Module):
         return alpha * task_loss + beta * kd_loss, task_loss, kd_loss
 
 
-def check_packable(kd: nn.Module) -> None:
+def check_packable(*losses: nn.Module) -> None:
     """Refuse losses that keep per-sample state updated in place (CRD's banks): vmap cannot."""
-    if any(True for _ in kd.buffers()):
-        raise ValueError(f"the {type(kd).__name__} loss keeps per-sample state (memory banks); it trains one "
-                         f"student per worker (resources.students_per_worker: 1)")
+    for kd in losses:
+        if any(True for _ in kd.buffers()):
+            raise ValueError(f"the {type(kd).__name__} loss keeps per-sample state (memory banks); it trains one "
+                             f"student per worker (resources.students_per_worker: 1)")
 
 
 class PackedTrainer:
     """Trains `members` (same student shapes, same KD method) one epoch at a time, in lockstep."""
 
-    def __init__(self, members: list[Member], task: Task, *, batch_size: int, targets: TeacherTargets):
-        for m in members:
-            check_packable(m.kd)
-        self.members, self.task, self.batch_size, self.targets = list(members), task, int(batch_size), targets
-        units = [_StudentWithLoss(m.student, m.kd) for m in self.members]
+    def __init__(self, members: list[Member], task: Task, *, batch_size: int, targets: TeacherTargets | None = None,
+                 teacher: nn.Module | None = None, shared_seed: int | None = None):
+        """`targets`: the teacher's cached outputs, looked up per student. Without them,
+        `teacher` runs online once per step on a batch order every member shares (seeded by
+        `shared_seed`: `resources.pack_shares_batches`), so one forward serves the whole pack."""
+        check_packable(*(m.kd for m in members))
+        if targets is None and (teacher is None or shared_seed is None):
+            raise ValueError("a pack reads its teacher from the teacher cache, or shares batches (one teacher "
+                             "forward serves every student)")
+        self.task, self.batch_size, self.targets, self.teacher = task, int(batch_size), targets, teacher
+        self.shared = None if shared_seed is None else torch.Generator().manual_seed(int(shared_seed))
+        self.members: list[Member] = []
+        self.failed: list[Member] = []  # members that left the pack with a non-finite loss
+        self._restack(list(members))
+
+    def _restack(self, members: list[Member]) -> None:
+        """Stack `members`' modules, moments and step counts (after any join or leave)."""
+        self.members = members
+        if not members:
+            self.params, self.buffers, self.moments, self.steps = {}, {}, {}, []
+            return
+        units = [m.unit() for m in members]
         self.trainable = {name for name, p in units[0].named_parameters() if p.requires_grad}
         self.params, self.buffers = stack_module_state(units)
         self.template = copy.deepcopy(units[0]).to("meta")
         self.predictor = _Predictor(self.template)  # the same meta modules, forward = the student's logits
-        self.failed: list[Member] = []  # members that left the pack with a non-finite loss
-        self.moments = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in self.params.items()
-                        if name in self.trainable}
-        self.steps = 0
+        self.moments = {}
+        for name in self.trainable:
+            own, like = [m.moments.get(name) if m.moments else None for m in members], self.params[name][0]
+            self.moments[name] = tuple(torch.stack([o[j].to(like) if o is not None else torch.zeros_like(like)
+                                                    for o in own]) for j in (0, 1))
+        self.steps = [int(m.steps) for m in members]
+
+    def sync_out(self) -> None:
+        """Write each member's slice back into its own modules, moments and step count."""
+        for i, member in enumerate(self.members):
+            unit = member.unit()
+            with torch.no_grad():
+                for name, value in [*unit.named_parameters(), *unit.named_buffers()]:
+                    source = self.params.get(name, self.buffers.get(name))
+                    value.copy_(source[i])
+            member.moments = {name: (m[i].detach().clone(), v[i].detach().clone())
+                              for name, (m, v) in self.moments.items()}
+            member.steps = self.steps[i]
+
+    def add(self, member: Member) -> None:
+        """A new member joins (between epochs); the others train on unchanged."""
+        check_packable(member.kd)
+        self.sync_out()
+        self._restack([*self.members, member])
 
     # ------------------------------------------------------------------ per-member vectors
     def _vector(self, attr: str) -> torch.Tensor:
@@ -108,34 +154,43 @@ class PackedTrainer:
 
     def _options(self) -> dict[str, torch.Tensor]:
         kd = self.members[0].kd
+        numeric = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
         return {name: torch.tensor([float(getattr(m.kd, name)) for m in self.members])
-                for name in FLOAT_OPTIONS if isinstance(getattr(kd, name, None), float)}
+                for name in FLOAT_OPTIONS if numeric(getattr(kd, name, None))}
 
     # ------------------------------------------------------------------ training
-    def train_epoch(self, train, epoch: int) -> list[dict[str, float]]:
+    def train_epoch(self, train, epoch: int | list[int]) -> list[dict[str, float]]:
         """One epoch for every member; returns each member's `Trainer.train_epoch`-style metrics.
         Members whose loss was not finite are marked failed and leave the pack afterwards."""
         self.template.train()
         n, k = train.n, len(self.members)
-        orders = [torch.randperm(n, generator=m.generator).to(train.label.device) for m in self.members]
+        if self.shared is not None:  # one order for the pack: one teacher forward a batch
+            order = torch.randperm(n, generator=self.shared).to(train.label.device)
+            orders = [order] * k
+        else:
+            orders = [torch.randperm(n, generator=m.generator).to(train.label.device) for m in self.members]
         sums = torch.zeros(k, 3, dtype=torch.float64)
         for start in range(0, n, self.batch_size):
             index = torch.stack([order[start:start + self.batch_size] for order in orders])  # (K, B)
             totals = self._step(train, index)
             sums += totals.detach().double().cpu() * index.shape[1]
         results = []
-        for member, row in zip(self.members, (sums / n).tolist()):
+        epochs = epoch if isinstance(epoch, list) else [epoch] * k  # each member's own epoch number
+        for member, row, own in zip(self.members, (sums / n).tolist(), epochs):
             metrics = {"train_loss": row[0], "train_task": row[1], "train_kd": row[2]}
             if not all(math.isfinite(v) for v in metrics.values()):
-                member.failed = f"loss became NaN/inf at epoch {epoch}"
+                member.failed = f"loss became NaN/inf at epoch {own}"
             results.append(metrics)
         self._drop_failed()
         return results
 
     def _step(self, train, index: torch.Tensor) -> torch.Tensor:
         k, b = index.shape
-        flat = index.reshape(-1)
-        teacher = {name: v.reshape(k, b, *v.shape[1:]) for name, v in _flat(self.targets, flat).items()}
+        if self.targets is not None:
+            flat = index.reshape(-1)
+            teacher = {name: v.reshape(k, b, *v.shape[1:]) for name, v in _flat(self.targets, flat).items()}
+        else:  # a shared batch: the teacher's outputs once, seen by every member
+            teacher = {name: v.expand(k, *v.shape) for name, v in self._teacher_once(train, index[0]).items()}
         labelled = torch.stack([torch.ones(b, dtype=torch.bool, device=index.device) if m.labelled is None
                                 else m.labelled[idx] for m, idx in zip(self.members, index)])
 
@@ -150,13 +205,21 @@ class PackedTrainer:
         self._adam({name: g for name, g in zip(self.trainable_names(), grads) if g is not None})
         return torch.stack([loss, task_loss, kd_loss], dim=1)
 
+    @torch.no_grad()
+    def _teacher_once(self, train, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        from kdsearch.train.teacher_targets import flat_teacher_output
+
+        self.teacher.eval()
+        return {name: value.float() for name, value in
+                flat_teacher_output(self.teacher, train.batch(index), self.members[0].kd).items()}
+
     def trainable_names(self) -> list[str]:
         return [name for name in self.params if name in self.trainable]
 
     @torch.no_grad()
     def _adam(self, grads: dict[str, torch.Tensor]) -> None:
-        """torch.optim.Adam's update, per member (its own lr, weight decay and clip norm)."""
-        self.steps += 1
+        """torch.optim.Adam's update, per member (its own lr, weight decay, clip norm and step count)."""
+        self.steps = [s + 1 for s in self.steps]
         clip = self._vector("grad_clip")
         if bool((clip > 0).any()):
             norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads.values()]).sum(0).sqrt()
@@ -164,13 +227,14 @@ class PackedTrainer:
             grads = {name: g * _per_member(coef, g) for name, g in grads.items()}
         lr, wd = self._vector("lr"), self._vector("weight_decay")
         b1, b2 = BETAS
-        bc1, bc2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
+        steps = torch.tensor(self.steps, dtype=torch.float64, device=lr.device)
+        bc1, bc2 = (1 - b1 ** steps).to(lr.dtype), (1 - b2 ** steps).sqrt().to(lr.dtype)
         for name, g in grads.items():
             p, (m, v) = self.params[name], self.moments[name]
             g = g + _per_member(wd, g) * p
             m.lerp_(g, 1 - b1)
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / math.sqrt(bc2)).add_(EPS)
+            denom = (v.sqrt() / _per_member(bc2, v)).add_(EPS)
             p.sub_(_per_member(lr / bc1, p) * m / denom)
 
     # ------------------------------------------------------------------ evaluation and members
@@ -205,13 +269,12 @@ class PackedTrainer:
         return {name: merged[f"student.{name}"][i].detach().clone() for name in self.template.student.state_dict()}
 
     def remove(self, i: int) -> Member:
-        """Drop member `i` (stopped by ASHA, or failed); the others train on unchanged."""
-        keep = [j for j in range(len(self.members)) if j != i]
-        index = torch.tensor(keep, dtype=torch.long)
-        self.params = {n: p.detach()[index].requires_grad_(p.requires_grad) for n, p in self.params.items()}
-        self.buffers = {n: b[index] for n, b in self.buffers.items()}
-        self.moments = {n: (m[index], v[index]) for n, (m, v) in self.moments.items()}
-        return self.members.pop(i)
+        """Drop member `i` (stopped by ASHA, finished, or failed); the others train on unchanged.
+        Its modules, moments and step count are brought up to date first."""
+        self.sync_out()
+        member = self.members[i]
+        self._restack([m for j, m in enumerate(self.members) if j != i])
+        return member
 
     def _drop_failed(self) -> None:
         for i in reversed(range(len(self.members))):

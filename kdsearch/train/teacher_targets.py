@@ -229,3 +229,10 @@ def get_targets(config: dict, fingerprint: str, teacher_blob: dict, arrays: dict
         console.print(f"Teacher targets computed once ({size / 2**20:.1f} MiB, {time.perf_counter() - started:.1f} s) "
                       f"and cached at {path}")
     return targets, False
+
+
+def flat_teacher_output(teacher: nn.Module, batch: dict, kd) -> dict[str, torch.Tensor]:
+    """What `kd` reads of the teacher's output on one batch, flat as the cache stores it (a pack
+    whose students share their batches runs the teacher once a step this way)."""
+    maps, post = wanted(kd)
+    return _flatten(_teacher_output(teacher, batch, maps, post), maps, post)
