@@ -3,15 +3,13 @@
 # lacks from carried wheels (.whl/, made by ../shared/device/make_wheels.sh), runs the tests that
 # touch the device, `kdsearch bench` at MOSEI shapes (teacher step, config-5 KD step, epoch
 # estimate, batch-1 latency), the config-5 step with and without the teacher cache, packed vs
-# unpacked student throughput, and a `kdsearch run ... --gpus 1` search, each under its own time
-# limit (about 8 minutes in all), then writes ONE JSON of figures.
+# unpacked student throughput, and a `kdsearch run ... --gpus 1` search one student per worker and
+# packed (resources.students_per_worker: 8, docs/packing.md), each under its own time limit (about
+# 8 minutes in all), then writes ONE JSON of figures.
 #
 #   bash benchmarks/gpu_check.sh [--out gpu_check.json]     on the device (carry .whl)
 #   bash benchmarks/gpu_check.sh --dry-run [--out f.json]   on a CPU: the same steps at tiny sizes
 #                                                            (seconds; CI runs it so it cannot rot)
-#
-# Packing is not yet wired into Tune (docs/packing.md): the search runs one student per worker;
-# the packed figure comes from benchmarks/packed_throughput.py (the Ray-free packed trainer).
 set -uo pipefail
 
 DRY=0
@@ -34,6 +32,10 @@ export KDSEARCH_CACHE=${KDSEARCH_CACHE:-$WORK/cache}
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 STARTED=$(date +%s)
 : > "$WORK/steps.tsv"
+# The demo space with 8 students packed per worker (the search step D compares with the default).
+$PY -c "import yaml; s = yaml.safe_load(open('search_spaces/edam.yaml')); \
+s['resources']['students_per_worker'] = 8; s['name'] = 'edam_packed'; \
+yaml.safe_dump(s, open('$WORK/edam_packed.yaml', 'w'), sort_keys=False)"
 
 # step NAME LIMIT_S COMMAND...: runs it under `timeout`, keeps its log, records rc and seconds.
 step() {
@@ -71,18 +73,22 @@ open('$WORK/cache_steps.json', 'w'))"
   step packed 120 $PY benchmarks/packed_throughput.py --tiny --device cpu --batch $BATCH --steps 1 --packs 2 \
     --out "$WORK/packed.json"
   step search 60 $PY -m kdsearch validate search_spaces/edam.yaml
+  step search_packed 60 $PY -m kdsearch validate "$WORK/edam_packed.yaml"
 else
   DEV=cuda; SHAPES=mosei; BATCH=24
   step tests 120 $PY -m pytest -q -x -p no:cacheprovider tests/models/test_functional_stacking.py \
-    tests/train/test_teacher_targets.py tests/train/test_packing.py tests/bench/test_bench_cli.py -m "not slow"
+    tests/train/test_teacher_targets.py tests/train/test_packing.py tests/train/test_pack_session.py \
+    tests/bench/test_bench_cli.py -m "not slow"
   step bench 150 $PY -m kdsearch bench --device cuda --shapes mosei --batch $BATCH --configs 5 --skip-search \
     --json "$WORK/bench.json"
   step cache_steps 60 $PY -c "import json; from kdsearch.bench.cache_steps import cache_step_comparison as c; \
 json.dump(c(shapes='mosei', batch=$BATCH, device='cuda', threads=None, reps=20), open('$WORK/cache_steps.json', 'w'))"
   step packed 90 $PY benchmarks/packed_throughput.py --device cuda --shapes small --batch 64 --steps 10 \
     --packs 1,8,32 --out "$WORK/packed.json"
-  step search 240 $PY -m kdsearch run search_spaces/edam.yaml --gpus 1 --num-samples 16 --name gpu-check \
+  step search 150 $PY -m kdsearch run search_spaces/edam.yaml --gpus 1 --num-samples 16 --name gpu-check \
     --results-dir "$WORK/results"
+  step search_packed 150 $PY -m kdsearch run "$WORK/edam_packed.yaml" --gpus 1 --num-samples 16 \
+    --name gpu-check-packed --results-dir "$WORK/results"
 fi
 
 # One JSON: each step's exit status and seconds, the figures each wrote, the search's rows.
@@ -98,12 +104,14 @@ for name in ("bench", "cache_steps", "packed"):
     path = os.path.join(work, f"{name}.json")
     if os.path.isfile(path):
         figures[name] = json.load(open(path))
-search = os.path.join(work, "results", "gpu-check", "trials.parquet")
-if os.path.isfile(search):
-    import pandas as pd
-    trials = pd.read_parquet(search)
-    figures["search"] = {"trials": len(trials), "seconds": steps.get("search", {}).get("seconds"),
-                         "best_val_acc7": float(trials["best_val_acc7"].max()) if "best_val_acc7" in trials else None}
+for step_name, folder in (("search", "gpu-check"), ("search_packed", "gpu-check-packed")):
+    search = os.path.join(work, "results", folder, "trials.parquet")
+    if os.path.isfile(search):
+        import pandas as pd
+        trials = pd.read_parquet(search)
+        figures[step_name] = {"trials": len(trials), "seconds": steps.get(step_name, {}).get("seconds"),
+                              "best_val_acc7": float(trials["best_val_acc7"].max())
+                              if "best_val_acc7" in trials else None}
 result = {"dry_run": dry, "wall_s": int(time.time()) - started, "steps": steps, "figures": figures,
           "ok": all(s["rc"] == 0 for s in steps.values()), "load_avg": list(os.getloadavg())}
 with open(out, "w") as f:

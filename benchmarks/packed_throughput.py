@@ -5,6 +5,10 @@ one student trained by the ordinary `Trainer`, the teacher's targets read from t
 (so the figure is the student's own step). On a CPU packing gains nothing (one thread is busy
 with one student); on a GPU kernel launches dominate such small models and the pack shares them.
 
+Where the cache does not fit, `resources.pack_shares_batches` lets one online teacher forward a
+step serve the whole pack: `packed_K_shared` against one unpacked student that runs the teacher
+in every step (`unpacked_online`), which is what each trial would otherwise do.
+
     python benchmarks/packed_throughput.py --device cuda --shapes mosei --packs 1,8,32 --out packed.json
     python benchmarks/packed_throughput.py --tiny --steps 2 --packs 2      # seconds, on a CPU (CI)
 """
@@ -65,6 +69,10 @@ def measure(*, device: str, shapes: str, batch: int, packs: list[int], n_steps: 
     _sync(where)
     single = n_steps / (time.perf_counter() - started)
     out["unpacked_model_steps_per_s"] = single
+    online = Trainer(DistillObjective(one.student, teacher, task, one.kd, alpha=1.0, beta=1.0), task,
+                     TrainSettings(epochs=1, batch_size=batch, lr=1e-3, seed=0))
+    online_rate = n_steps / _timed_epoch(lambda: online.train_epoch(split, 1), where)
+    out["unpacked_online_model_steps_per_s"] = online_rate
     for k in packs:
         pack = PackedTrainer([member(seed) for seed in range(k)], task, batch_size=batch, targets=targets)
         pack.train_epoch(split, 1)  # warm-up
@@ -75,7 +83,22 @@ def measure(*, device: str, shapes: str, batch: int, packs: list[int], n_steps: 
         rate = k * n_steps / (time.perf_counter() - started)
         out[f"packed_{k}_model_steps_per_s"] = rate
         out[f"packed_{k}_vs_unpacked"] = rate / single
+        shared = PackedTrainer([member(seed) for seed in range(k)], task, batch_size=batch, teacher=teacher,
+                               shared_seed=0)
+        rate = k * n_steps / _timed_epoch(lambda: shared.train_epoch(split, 1), where)
+        out[f"packed_{k}_shared_model_steps_per_s"] = rate
+        out[f"packed_{k}_shared_vs_unpacked_online"] = rate / online_rate
     return out
+
+
+def _timed_epoch(epoch, where) -> float:
+    """Seconds of one epoch after a warm-up epoch."""
+    epoch()
+    _sync(where)
+    started = time.perf_counter()
+    epoch()
+    _sync(where)
+    return time.perf_counter() - started
 
 
 def main(argv=None) -> int:

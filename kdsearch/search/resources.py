@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from kdsearch.errors import UserError
+from kdsearch.spec.pack_key import why_alone
 
 # With packing, the CPU share each trial's client holds, out of its pack's cpus_per_trial (the
 # pack actor holds the rest): clients only wait and report, and the pack's K clients plus the
@@ -108,6 +109,12 @@ def plan_resources(space, opts, nodes: list[dict] | None = None) -> ResourcePlan
         slots = min(slots, int(math.floor(gpus / gpt + 1e-9)))
     # Packed, each worker slot trains up to K trials at once (search.max_concurrent counts trials).
     k = int(res.get("students_per_worker", 1))
+    if k > 1 and cpt <= CLIENT_SHARE:
+        raise UserError(f"a packed worker needs more than {CLIENT_SHARE:g} CPU (its trials' clients hold that)",
+                        field="resources.cpus_per_trial")
+    if k > 1 and why_alone(space.config):  # asked for packing that this space's trials cannot use
+        note = "\n".join(filter(None, [note, f"Packing: trials of this space train one per worker: "
+                                               f"{why_alone(space.config)} (docs/packing.md)"]))
     limit = int(search["max_concurrent"]) or slots * k
     return ResourcePlan(cpus=cpus, gpus=gpus, cpus_per_trial=cpt, gpus_per_trial=gpt,
                         max_concurrent=max(1, min(limit, slots * k)), note=note, students_per_worker=k)

@@ -118,4 +118,12 @@ def why_it_differs(recorded: pd.DataFrame) -> list[str]:
         epoch = int(recorded["resumed_from_epoch"].dropna().iloc[0])
         reasons.append(f"the trial resumed from its checkpoint of epoch {epoch}; checkpoints written before "
                        "kdsearch kept every random state (dropout's too) continue differently from there")
+    if "packed" in recorded and (recorded["packed"] == 1).any():
+        size = int(recorded["pack_size"].max()) if "pack_size" in recorded else 0
+        reasons.append(f"the trial trained in a pack ({size} students at most, resources.students_per_worker): with "
+                       "dropout, the pack draws the masks for all its students at once, so its numbers are "
+                       "statistically the same as an unpacked run's, not identical (docs/packing.md)")
+    if "pack_shares_batches" in recorded and (recorded["pack_shares_batches"] == 1).any():
+        reasons.append("the pack shared its batch order (resources.pack_shares_batches): the trial saw its pack's "
+                       "order, not the one its own seed gives")
     return reasons or ["the code, the data file or the library versions changed since the search ran"]

@@ -20,7 +20,8 @@ def test_the_dry_run_takes_every_step_and_writes_one_json(tmp_path, cache_dir):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads(out.read_text())
     assert result["dry_run"] is True and result["ok"] is True
-    assert set(result["steps"]) >= {"imports", "tests", "bench", "cache_steps", "packed", "search"}
+    assert set(result["steps"]) >= {"imports", "tests", "bench", "cache_steps", "packed", "search", "search_packed"}
+    assert result["figures"]["packed"]["packed_2_shared_vs_unpacked_online"] > 0
     assert result["figures"]["packed"]["packed_2_model_steps_per_s"] > 0
     assert result["figures"]["cache_steps"]["tiny"]["speedup"] > 0
     assert not list(tmp_path.glob("gpu_check.*/"))  # a clean run leaves only the JSON

@@ -65,3 +65,28 @@ def test_local_plan_without_gpus_runs_on_cpu():
 
 def test_max_concurrent_caps_the_slots():
     assert plan_resources(space(max_concurrent=3), opts(), nodes=[GPU_NODE]).max_concurrent == 3
+
+
+def packed(k, config=None, **kw):
+    s = space(**kw)
+    s.resources["students_per_worker"] = k
+    s.config = config or {"kind": "distill", "loss": {"beta": 1.0}, "distill": {"method": "edam"}, "train": {}}
+    return s
+
+
+def test_packing_runs_k_trials_per_worker_and_the_pack_holds_the_worker():
+    plan = plan_resources(packed(4), opts(), nodes=[HEAD, GPU_NODE])
+    assert plan.packed and plan.workers == 16 and plan.max_concurrent == 64  # 16 workers x 4 students
+    cpus, gpus = plan.pack_resources
+    client = plan.trial_resources
+    assert client["gpu"] == 0 and 4 * client["cpu"] + cpus == pytest.approx(1.0) and gpus == 0.25
+    assert "up to 4 students packed per worker" in plan.describe() and "GPU per worker" in plan.describe()
+    assert plan_resources(packed(4, max_concurrent=6), opts(), nodes=[GPU_NODE]).workers == 2  # ceil(6 / 4)
+
+
+def test_packing_a_space_that_cannot_pack_says_why_and_a_sliver_of_a_worker_is_refused():
+    dmd = plan_resources(packed(4, config={"kind": "dmd"}), opts(), nodes=[GPU_NODE])
+    assert "Packing: trials of this space train one per worker: kind dmd" in dmd.describe()
+    with pytest.raises(UserError) as err:
+        plan_resources(packed(4, cpus_per_trial=0.01), opts(), nodes=[GPU_NODE])
+    assert err.value.field == "resources.cpus_per_trial"

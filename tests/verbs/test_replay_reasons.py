@@ -16,3 +16,13 @@ def test_a_gpu_trial_is_named_and_an_unexplained_gap_says_so():
     assert "trained on cuda" in why_it_differs(gpu)[0]
     plain = pd.DataFrame({"epoch": [1], "device": ["cpu"]})
     assert "changed since the search ran" in why_it_differs(plain)[0]
+
+
+def test_a_packed_trial_names_its_pack_and_a_shared_order():
+    packed = pd.DataFrame({"epoch": [1, 2], "device": ["cpu"] * 2, "packed": [1, 1], "pack_size": [3, 2],
+                           "pack_shares_batches": [1, 1]})
+    pack, order = why_it_differs(packed)
+    assert "pack (3 students at most" in pack and "dropout" in pack
+    assert "shared its batch order" in order
+    alone = pd.DataFrame({"epoch": [1], "device": ["cpu"], "packed": [0], "pack_shares_batches": [0]})
+    assert "changed since the search ran" in why_it_differs(alone)[0]
