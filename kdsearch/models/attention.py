@@ -35,6 +35,10 @@ class MultiheadAttention(nn.Module):
         self.heads = heads
         self.head_dim = d_model // heads
         self.dropout = dropout
+        # Always the explicit path (matmul, softmax, matmul): set on a pack's batched template
+        # (kdsearch.train.packing), since vmap has no batching rule for CPU flash attention and
+        # falls back to a per-student loop.
+        self.explicit = False
         self.in_proj_weight = nn.Parameter(torch.empty(3 * d_model, d_model))
         self.in_proj_bias = nn.Parameter(torch.zeros(3 * d_model))
         self.out_proj = nn.Linear(d_model, d_model)
@@ -83,7 +87,7 @@ class MultiheadAttention(nn.Module):
         q, k, v = (self._split_heads(t) for t in self._project(query, source, value_source))
         p = self.dropout if self.training else 0.0
         scores = None
-        if keep_scores:
+        if keep_scores or self.explicit:
             # Scale q (T_q x head_dim) rather than the (T_q x T_k) scores, and mask in place on the
             # fresh matmul output: two fewer passes over the big tensor (~40% of this path on CPU).
             scores = torch.matmul(q * (self.head_dim**-0.5), k.transpose(-2, -1))

@@ -24,10 +24,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
+from kdsearch.models.attention import MultiheadAttention
+from kdsearch.train.packed_adam import packed_adam_step
 from kdsearch.train.tasks import Task
 from kdsearch.train.teacher_targets import TeacherTargets, output_from_flat
 
-BETAS, EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam's defaults, as `Trainer` uses them
 FLOAT_OPTIONS = ("temperature",)  # loss options that may differ inside a pack
 
 
@@ -121,6 +122,9 @@ class PackedTrainer:
         self.trainable = {name for name, p in units[0].named_parameters() if p.requires_grad}
         self.params, self.buffers = stack_module_state(units)
         self.template = copy.deepcopy(units[0]).to("meta")
+        for module in self.template.modules():  # batched attention as plain batched matmuls
+            if isinstance(module, MultiheadAttention):
+                module.explicit = True
         self.predictor = _Predictor(self.template)  # the same meta modules, forward = the student's logits
         self.moments = {}
         for name in self.trainable:
@@ -216,26 +220,10 @@ class PackedTrainer:
     def trainable_names(self) -> list[str]:
         return [name for name in self.params if name in self.trainable]
 
-    @torch.no_grad()
     def _adam(self, grads: dict[str, torch.Tensor]) -> None:
-        """torch.optim.Adam's update, per member (its own lr, weight decay, clip norm and step count)."""
         self.steps = [s + 1 for s in self.steps]
-        clip = self._vector("grad_clip")
-        if bool((clip > 0).any()):
-            norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads.values()]).sum(0).sqrt()
-            coef = torch.where(clip > 0, (clip / (norm + 1e-6)).clamp(max=1.0), torch.ones_like(clip))
-            grads = {name: g * _per_member(coef, g) for name, g in grads.items()}
-        lr, wd = self._vector("lr"), self._vector("weight_decay")
-        b1, b2 = BETAS
-        steps = torch.tensor(self.steps, dtype=torch.float64, device=lr.device)
-        bc1, bc2 = (1 - b1 ** steps).to(lr.dtype), (1 - b2 ** steps).sqrt().to(lr.dtype)
-        for name, g in grads.items():
-            p, (m, v) = self.params[name], self.moments[name]
-            g = g + _per_member(wd, g) * p
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / _per_member(bc2, v)).add_(EPS)
-            p.sub_(_per_member(lr / bc1, p) * m / denom)
+        packed_adam_step(self.params, self.moments, grads, steps=self.steps, lr=self._vector("lr"),
+                         weight_decay=self._vector("weight_decay"), clip=self._vector("grad_clip"))
 
     # ------------------------------------------------------------------ evaluation and members
     @torch.no_grad()
@@ -293,8 +281,3 @@ class _Predictor(nn.Module):
 
 def _flat(targets: TeacherTargets, index: torch.Tensor) -> dict[str, torch.Tensor]:
     return {name: value[index].float() for name, value in targets.tensors.items()}
-
-
-def _per_member(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(K,) -> (K, 1, ..., 1), broadcastable against a stacked tensor like `like`."""
-    return values.to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
