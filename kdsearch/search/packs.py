@@ -61,6 +61,14 @@ class PackHub:
             pack.seats.discard(trial_id)
             pack.actor.leave.remote(trial_id)
 
+    def pack_died(self, trial_id: str) -> None:
+        """`trial_id`'s pack actor died (e.g. out of memory): no trial is seated there again."""
+        pack = self.where.get(trial_id)
+        if pack is not None and pack in self.packs:
+            self.packs.remove(pack)
+            for other in pack.seats:
+                self.where.pop(other, None)
+
     def layout(self) -> list[dict]:
         """Each pack's key and seated trials (for tests and the curious)."""
         return [{"key": p.key, "trials": sorted(p.seats)} for p in self.packs]
@@ -168,6 +176,9 @@ def packed_trial(exp: dict, packs: dict, *, fingerprint: str, objective: dict | 
                 break
     except ray.exceptions.RayTaskError as exc:
         raise exc.as_instanceof_cause() from None  # e.g. TrainingDiverged, as an unpacked trial raises it
+    except ray.exceptions.RayActorError:  # the pack died: Tune retries this trial (max_failures) elsewhere
+        ray.get(hub.pack_died.remote(trial_id))
+        raise
     finally:
         hub.leave.remote(trial_id)
 

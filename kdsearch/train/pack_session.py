@@ -105,6 +105,7 @@ class PackSession:
     # ------------------------------------------------------------------ the client's side
     def join(self, trial_id: str, run, epoch: int, max_epochs: int) -> None:
         seat = Seat(trial_id, run, int(epoch), int(max_epochs))
+        self.leave(trial_id)  # a retried trial's earlier seat, if its leave has not come yet
         with self.cond:
             if self.solo and any(not s.done for s in self.seats.values()):
                 raise RuntimeError("a solo pack holds one trial")

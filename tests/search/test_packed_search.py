@@ -21,8 +21,10 @@ from smoke_space import write_smoke_space
 pytestmark = pytest.mark.slow
 
 NO_DROPOUT = {k: 0.0 for k in ("attn_dropout", "relu_dropout", "res_dropout", "embed_dropout", "out_dropout")}
-# Beside the smoke space's alpha, beta and temperature: a rate of 1e30 diverges at once.
-LR = {"train.lr": {"type": "categorical", "choices": [0.002, 0.003, 0.004, 1.0e+30]}}
+# Beside the smoke space's alpha, beta and temperature: a rate of 1e30 diverges at once, and
+# gradient accumulation is a recipe of the one-student loop (such a trial trains alone).
+MORE = {"train.lr": {"type": "categorical", "choices": [0.002, 0.003, 0.004, 1.0e+30]},
+        "train.accumulate": {"type": "categorical", "choices": [1, 2]}}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def packed_search(tmp_path_factory):
     root = tmp_path_factory.mktemp("packed")
     mp = pytest.MonkeyPatch()
     mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
-    path = write_smoke_space(root / "packed.yaml", student=NO_DROPOUT, params=LR,
+    path = write_smoke_space(root / "packed.yaml", student=NO_DROPOUT, params=MORE,
                              search={"num_samples": 6, "max_failures": 0, "sampler": {"name": "random", "seed": 0}},
                              resources={"students_per_worker": 3})
     console = Console(record=True, width=200, force_terminal=False)
@@ -45,8 +47,10 @@ def test_each_packed_student_is_its_own_trial(packed_search):
     outcome, trials, epochs, text = packed_search
     assert "3 students packed per worker" in text
     assert len(trials) == 6 and trials["trial_id"].is_unique
-    assert (epochs["packed"] == 1).all() and (epochs["pack_shares_batches"] == 0).all()
-    assert epochs["pack_size"].max() >= 2  # students really trained together
+    packed = epochs.merge(trials[["trial_id", "train.accumulate"]], on="trial_id")
+    assert (packed["packed"] == (packed["train.accumulate"] == 1)).all() and (epochs["pack_shares_batches"] == 0).all()
+    assert (packed.loc[packed["packed"] == 0, "pack_size"] == 1).all()  # a trial alone in its own pack
+    assert {0, 1} <= set(packed["packed"]) and epochs["pack_size"].max() >= 2  # students really trained together
     diverged = trials[trials["train.lr"] > 1]
     assert len(diverged) >= 1 and (diverged["status"] == "error").all()
     assert diverged["error"].str.contains("loss became NaN/inf at epoch 1").all()
