@@ -15,6 +15,7 @@ it), one epoch, and eager vs torch.compile'd training steps.
 
     python benchmarks/trial_overheads.py results/<name>              # both parts
     python benchmarks/trial_overheads.py --run edam --cpus 2         # a search first, then both
+    python benchmarks/trial_overheads.py --run edam --packed 2 --no-probes   # the same, packed
     python benchmarks/trial_overheads.py results/<name> --no-probes  # the results part alone
 """
 
@@ -61,7 +62,7 @@ def _stats(series) -> dict:
             "sum": sum(values)}
 
 
-def probes(space_arg: str, *, compile_steps: int = 12) -> dict:
+def probes(space_arg: str, *, compile_steps: int = 24) -> dict:
     """The same costs timed in this process on the space's fixed configuration (seconds)."""
     from kdsearch.data.source import load_for_search
     from kdsearch.search.trial import STATE_FILE
@@ -105,37 +106,44 @@ def probes(space_arg: str, *, compile_steps: int = 12) -> dict:
 
 
 def compile_gain(kind, exp, arrays, blob, device, targets, *, steps: int) -> dict:
-    """Eager vs compiled training steps of the student (full batches only); the first compiled
-    step pays the compilation. Twice: a first student, then a fresh one in the same process (a
-    reused worker's next trial, with the compiled code already cached)."""
-    def step_times(run, n):
-        batches = run.train.batches(int(exp["train"]["batch_size"]), shuffle=True, generator=run.trainer.generator)
-        full = [b for _, b in zip(range(n), batches)]
-        out = []
-        for batch in full:
-            started = time.perf_counter()
-            loss = run.trainer.objective(batch)["loss"]
-            run.trainer.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            run.trainer.optimizer.step()
-            out.append(time.perf_counter() - started)
-        return out
+    """Eager vs compiled training steps of the student on full batches, timed alternately (wall
+    and CPU time) so a load change hits both alike. The compile is cold: inductor's disk cache
+    goes to a fresh folder, as on a fresh worker machine. Then a fresh student compiled in the
+    same process (a reused worker's next trial), which finds the compiled code already there."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="kdsearch-inductor-")
+    size = int(exp["train"]["batch_size"])
 
-    eager = step_times(kind.build_run(exp, arrays, blob, device, targets=targets), steps)
-    result = {"eager_step_s": statistics.median(eager[1:])}
-    for label in ("first", "second"):
+    def stepper(compiled: bool):
         run = kind.build_run(exp, arrays, blob, device, targets=targets)
-        run.model.compile()  # in place: the student stays a VideoStudent for run_model
-        try:
-            timed = step_times(run, steps)
-        except Exception as exc:  # no compiler, an unsupported op: the figure says so
-            return {**result, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"}
-        result[f"{label}_compile_s"] = timed[0] - result["eager_step_s"]
-        result[f"{label}_step_s"] = statistics.median(timed[2:])
-    gain = result["eager_step_s"] - result["second_step_s"]
-    result["gain_per_step_s"] = gain
-    result["break_even_steps"] = result["first_compile_s"] / gain if gain > 0 else float("inf")
-    return result
+        if compiled:
+            run.model.compile()  # in place: the student stays a VideoStudent for run_model
+        trainer = run.trainer
+        batches = [b for b in run.train.batches(size, shuffle=True, generator=trainer.generator)
+                   if b["label"].shape[0] == size]
+
+        def step(i):
+            started, cpu = time.perf_counter(), time.process_time()
+            loss = trainer.objective(batches[i % len(batches)])["loss"]
+            trainer.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            trainer.optimizer.step()
+            return time.perf_counter() - started, time.process_time() - cpu
+        return step
+
+    eager, compiled = stepper(False), stepper(True)
+    eager(0)
+    try:
+        first = compiled(0)[0]
+    except Exception as exc:  # no compiler, an unsupported op: the figure says so
+        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"}
+    second = stepper(True)
+    second_first = second(0)[0]
+    pairs = [(eager(i), compiled(i)) for i in range(1, steps + 1)]
+    med = {name: statistics.median(p[k][j] for p in pairs) for name, k, j in
+           (("eager_step_s", 0, 0), ("compiled_step_s", 1, 0), ("eager_cpu_s", 0, 1), ("compiled_cpu_s", 1, 1))}
+    gain, compile_s = med["eager_step_s"] - med["compiled_step_s"], first - med["compiled_step_s"]
+    return {**med, "first_compile_s": compile_s, "second_compile_s": second_first - med["compiled_step_s"],
+            "gain_per_step_s": gain, "break_even_steps": compile_s / gain if gain > 0 else float("inf")}
 
 
 def show(res: dict | None, probe: dict | None, steps_per_epoch: int | None) -> None:
@@ -156,11 +164,12 @@ def show(res: dict | None, probe: dict | None, steps_per_epoch: int | None) -> N
               f"{probe['epoch_s']:.2f} s")
         c = probe["compile"]
         if "error" in c:
-            print(f"  torch.compile: failed ({c['error']}); eager step {1000 * c['eager_step_s']:.1f} ms")
+            print(f"  torch.compile: failed ({c['error']})")
         else:
             epoch_gain = f", {c['gain_per_step_s'] * steps_per_epoch:.2f} s per epoch" if steps_per_epoch else ""
-            print(f"  torch.compile: eager step {1000 * c['eager_step_s']:.1f} ms, compiled "
-                  f"{1000 * c['second_step_s']:.1f} ms (gain {1000 * c['gain_per_step_s']:.1f} ms/step{epoch_gain}); "
+            print(f"  torch.compile: eager step {1000 * c['eager_step_s']:.1f} ms (CPU {1000 * c['eager_cpu_s']:.1f}), "
+                  f"compiled {1000 * c['compiled_step_s']:.1f} ms (CPU {1000 * c['compiled_cpu_s']:.1f}): gain "
+                  f"{1000 * c['gain_per_step_s']:.1f} ms/step{epoch_gain}; "
                   f"compiling {c['first_compile_s']:.1f} s first, {c['second_compile_s']:.1f} s for a second student "
                   f"in the same process; break-even after {c['break_even_steps']:.0f} steps")
     print(f"load average {[round(x, 2) for x in os.getloadavg()]}")
@@ -209,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--space", default="edam", help="the space the in-process probes build (default edam)")
     parser.add_argument("--cpus", type=int, default=None, help="with --run: CPUs the search may use")
     parser.add_argument("--num-samples", type=int, default=None, help="with --run: trials")
+    parser.add_argument("--packed", type=int, default=None, metavar="K",
+                        help="with --run: resources.students_per_worker: K (packed trials, docs/packing.md)")
     parser.add_argument("--no-probes", action="store_true", help="skip the in-process probes")
     args = parser.parse_args(argv)
     folder, scratch = args.results, None
@@ -220,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
 
         scratch = tempfile.mkdtemp(prefix="kdsearch-overheads-")
         spent, cpu0 = driver_profile(), time.process_time()
-        outcome = run_search(load_space(args.run), RunOptions(
+        overrides = {"resources.students_per_worker": args.packed} if args.packed else {}
+        outcome = run_search(load_space(args.run, overrides=overrides), RunOptions(
             cpus=args.cpus, gpus=None, num_samples=args.num_samples, name="overheads", results_root=scratch),
             Console(quiet=True))
         show_driver(spent, outcome.wall_s, time.process_time() - cpu0)
