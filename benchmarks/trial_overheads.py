@@ -110,7 +110,14 @@ def compile_gain(kind, exp, arrays, blob, device, targets, *, steps: int) -> dic
     and CPU time) so a load change hits both alike. The compile is cold: inductor's disk cache
     goes to a fresh folder, as on a fresh worker machine. Then a fresh student compiled in the
     same process (a reused worker's next trial), which finds the compiled code already there."""
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="kdsearch-inductor-")
+    cache = os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="kdsearch-inductor-")
+    try:
+        return _compile_gain(kind, exp, arrays, blob, device, targets, steps=steps)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _compile_gain(kind, exp, arrays, blob, device, targets, *, steps: int) -> dict:
     size = int(exp["train"]["batch_size"])
 
     def stepper(compiled: bool):
