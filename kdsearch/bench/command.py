@@ -26,8 +26,9 @@ def bench_command(opts: BenchOptions, *, json_path: str | None = None, console=N
 
 
 def search_compare_command(space: str, *, num_samples: int | None = None, cpus: int | None = None,
-                           json_path: str | None = None, console=None) -> int:
-    """`kdsearch bench --search SPACE`: generic vs fast search, side by side (`fast_vs_generic`)."""
+                           json_path: str | None = None, console=None, packed: int | None = None) -> int:
+    """`kdsearch bench --search SPACE [--packed K]`: generic vs fast (vs packed) search, side by side
+    (`fast_vs_generic`)."""
     from kdsearch.bench.fast_vs_generic import compare_searches, print_comparison
 
     if console is None:
@@ -38,8 +39,13 @@ def search_compare_command(space: str, *, num_samples: int | None = None, cpus: 
         from kdsearch.errors import UserError
 
         raise UserError(f"must be an integer >= 1, got {num_samples}", field="--num-samples")
-    with console.status(f"benchmarking: generic vs fast search of {space}..."):
-        result = compare_searches(space, num_samples=num_samples, cpus=cpus)
+    if packed is not None and packed < 2:
+        from kdsearch.errors import UserError
+
+        raise UserError(f"must be an integer >= 2 (students per worker), got {packed}", field="--packed")
+    ways = "generic vs fast vs packed" if packed else "generic vs fast"
+    with console.status(f"benchmarking: {ways} search of {space}..."):
+        result = compare_searches(space, num_samples=num_samples, cpus=cpus, packed=packed)
     print_comparison(result, console)
     if json_path:
         console.print(f"results written to {write_json(result, json_path)}", highlight=False)

@@ -213,7 +213,11 @@ def cmd_bench(args) -> int:
         from kdsearch.bench.command import search_compare_command
 
         return search_compare_command(args.search, num_samples=args.num_samples, cpus=args.cpus, json_path=args.json,
-                                      console=_console())
+                                      console=_console(), packed=args.packed)
+    if args.packed is not None:
+        from kdsearch.errors import UserError
+
+        raise UserError("only with --search SPACE (it adds a packed run to that comparison)", field="--packed")
 
     from kdsearch.bench.options import parse_configs
 

@@ -268,5 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--num-samples", type=int, default=None, help="with --search: trials per search (default: "
                                                                       "the space's)")
     bench.add_argument("--cpus", type=int, default=None, help="with --search: CPUs each search may use (default: all)")
+    bench.add_argument("--packed", type=int, default=None, metavar="K",
+                       help="with --search: a third run, 'packed': the fast way with K students per worker "
+                            "(resources.students_per_worker: K), same seed, trials and CPUs, and its ratios to the "
+                            "fast way")
     bench.set_defaults(func=cmd_bench)
     return parser
