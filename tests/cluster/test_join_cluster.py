@@ -36,12 +36,37 @@ def _ray_start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM to the group, SIGKILL to what is left of it 2 s later; returns once it is gone."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
-        time.sleep(2)
+        deadline = time.time() + 2
+        while time.time() < deadline and _group_alive(proc):
+            time.sleep(0.1)
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap `ray start` itself: a zombie still counts as a member of its group
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    """Until the head's GCS accepts connections (a worker node started before then cannot join)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture
@@ -56,7 +81,7 @@ def token_cluster(tmp_path):
     started = [_ray_start(["--head", "--num-cpus=0", "--num-gpus=0", f"--port={port}", "--include-dashboard=false",
                            f"--temp-dir={temp}"], env, tmp_path / "head.log")]
     try:
-        time.sleep(5)
+        _wait_for_port(port, timeout=60)
         started.append(_ray_start([f"--address=127.0.0.1:{port}", "--num-cpus=1", "--num-gpus=0"], env,
                                   tmp_path / "worker.log"))
         deadline = time.time() + 120
@@ -79,10 +104,11 @@ def _kdsearch(args, env, cwd, timeout=900):
                           text=True, timeout=timeout)
 
 
-def test_join_without_token_mode_fails_in_one_line_then_runs_on_the_worker(tmp_path, token_cluster):
+def test_join_without_token_mode_fails_in_one_line_then_runs_on_the_worker(tmp_path, warm_cache, token_cluster):
     address, env = token_cluster
-    env = {**env, "KDSEARCH_CACHE": str(tmp_path / "cache")}
-    space = write_smoke_space(tmp_path / "join.yaml")
+    env = {**env, "KDSEARCH_CACHE": str(warm_cache)}  # the smoke teacher is cached: trials start at once
+    # Two trials: every one of them must run on the worker node (one CPU: they run one after the other).
+    space = write_smoke_space(tmp_path / "join.yaml", search={"num_samples": 2})
     storage = str(tmp_path / "storage")
 
     no_mode = {k: v for k, v in env.items() if k != "RAY_AUTH_MODE"}  # the token file alone is not enough
@@ -105,5 +131,5 @@ def test_join_without_token_mode_fails_in_one_line_then_runs_on_the_worker(tmp_p
     assert "Search c finished" in ok.stdout
     trials = pq.read_table(tmp_path / "results" / "c" / "trials.parquet").to_pandas()
     epochs = pq.read_table(tmp_path / "results" / "c" / "epochs.parquet").to_pandas()
-    assert len(trials) == 4 and set(trials.status) <= {"done", "stopped"}
+    assert len(trials) == 2 and set(trials.status) <= {"done", "stopped"}
     assert epochs["node_id"].nunique() == 1  # the head has no CPUs: every trial ran on the worker node

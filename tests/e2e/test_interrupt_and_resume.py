@@ -26,9 +26,10 @@ def _running_trials(results) -> bool:
 
 
 @pytest.mark.parametrize("signum,exit_code,whole_group", [(signal.SIGINT, 130, True), (signal.SIGTERM, 143, False)])
-def test_signal_mid_search_says_interrupted_and_resume_finishes(tmp_path, signum, exit_code, whole_group):
+def test_signal_mid_search_says_interrupted_and_resume_finishes(tmp_path, warm_cache, signum, exit_code, whole_group):
     space = write_smoke_space(tmp_path / "sig.yaml", train={"epochs": 4})
-    env = {**os.environ, "KDSEARCH_CACHE": str(tmp_path / "cache")}
+    # The smoke teacher is already cached (warm_cache): this test is about the signal, not a first training.
+    env = {**os.environ, "KDSEARCH_CACHE": str(warm_cache)}
     results = tmp_path / "results" / "s"
     cmd = [sys.executable, "-m", "kdsearch", "run", str(space), "--name", "s"]
     driver = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

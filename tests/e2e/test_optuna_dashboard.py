@@ -15,9 +15,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kdsearch.cli import main
-from smoke_space import write_smoke_space
-
 pytestmark = pytest.mark.slow
 
 
@@ -38,21 +35,17 @@ def _get(url: str, deadline: float):
             time.sleep(0.5)
 
 
-def test_dashboard_serves_the_study_of_a_finished_search(tmp_path, monkeypatch):
+def test_dashboard_serves_the_study_of_a_finished_search(two_trial_search):
     pytest.importorskip("optuna_dashboard")
     exe = shutil.which("optuna-dashboard") or str(Path(sys.executable).parent / "optuna-dashboard")
-    monkeypatch.setenv("KDSEARCH_CACHE", str(tmp_path / "cache"))
-    space = write_smoke_space(tmp_path / "s.yaml", search={"num_samples": 2}, train={"epochs": 1},
-                              teacher_train={"epochs": 1})
-    assert main(["run", str(space), "--name", "dash", "--results-dir", str(tmp_path / "results")]) == 0
-    folder = tmp_path / "results" / "dash"
+    folder = two_trial_search  # the session's finished `kdsearch run` of 2 trials (tests/shared_searches.py)
     port = _free_port()
     server = subprocess.Popen([exe, str(folder / "optuna.journal"), "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         (summary,) = _get(f"http://127.0.0.1:{port}/api/studies", deadline)["study_summaries"]
-        assert summary["study_name"] == "dash" and summary["directions"] == ["maximize"]
+        assert summary["study_name"] == folder.name and summary["directions"] == ["maximize"]
         study = _get(f"http://127.0.0.1:{port}/api/studies/{summary['study_id']}?after=0", deadline)
         trials = pd.read_parquet(folder / "trials.parquet")
         assert len(study["trials"]) == len(trials) == 2

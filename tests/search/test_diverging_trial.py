@@ -14,7 +14,7 @@ SPACE = """
 name: nan
 data: {synthetic: small, seed: 0}
 teacher: {branch: complete, d_model: 8, heads: 2, layers: 1}
-teacher_train: {epochs: 1, batch_size: 256, lr: 3.0e-3}
+teacher_train: {epochs: 2, batch_size: 128, lr: 3.0e-3}   # the smoke space's teacher: found in warm_cache
 student: {config: 5, d_model: 8, heads: 2, layers: 1}
 distill: {method: edam, level: attention_maps}
 train: {epochs: 2, batch_size: 256, lr: 3.0e-3}
@@ -24,7 +24,7 @@ search: {num_samples: 2, sampler: {name: grid}, max_failures: 0}
 """
 
 
-def test_nan_trial_fails_alone_with_its_reason(tmp_path, cache_dir):
+def test_nan_trial_fails_alone_with_its_reason(tmp_path, warm_cache):
     path = tmp_path / "nan.yaml"
     path.write_text(SPACE)
     console = Console(record=True, width=200, force_terminal=False)

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from kdsearch.search.driver import RunOptions, run_search
 from kdsearch.spec.space import load_space
+from shared_searches import copy_warm_cache
 from smoke_space import write_smoke_space
 
 pytestmark = pytest.mark.slow
@@ -19,14 +20,14 @@ SIZE = {"metric": "student_params", "mode": "min"}
 
 
 @pytest.fixture(scope="module")
-def search(tmp_path_factory):
+def search(tmp_path_factory, smoke_search):
     root = tmp_path_factory.mktemp("multi_objective")
     mp = pytest.MonkeyPatch()
-    mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
+    # The smoke space's teacher, trained once for the session (tests/shared_searches.py).
+    mp.setenv("KDSEARCH_CACHE", str(copy_warm_cache(smoke_search, root / "cache")))
     space_file = write_smoke_space(root / "mo.yaml",
                                    params={"student.d_model": {"type": "categorical", "choices": [4, 8]}},
-                                   search={"num_samples": 4, "objectives": [SIZE]}, train={"epochs": 2},
-                                   teacher_train={"epochs": 1})
+                                   search={"num_samples": 4, "objectives": [SIZE]}, train={"epochs": 2})
     outcome = run_search(load_space(str(space_file)), RunOptions(name="mo", results_root=str(root / "results")),
                          Console(quiet=True))
     yield outcome.results_dir

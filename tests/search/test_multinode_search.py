@@ -32,7 +32,7 @@ def cluster():
     c.shutdown()
 
 
-def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, cache_dir, cluster):
+def test_trials_spread_over_workers_and_survive_losing_one(tmp_path, warm_cache, cluster):
     c, workers = cluster
     path = write_smoke_space(tmp_path / "multi.yaml",
                              search={"num_samples": 6, "max_failures": 3, "scheduler": {"name": "fifo"}},

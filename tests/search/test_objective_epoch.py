@@ -1,35 +1,29 @@
 """Optuna is told what the leaderboard ranks: each trial's chosen epoch (search.objective_epoch).
 
-One real smoke search (ASHA, TPE, 4 trials of 3 epochs). Ray's own OptunaSearch would give
-Optuna the last epoch's value; here every finished trial's value is its best validation epoch's,
-exactly the leaderboard's `best_val_acc7`, and a pruned trial's last step value is its best so far.
+The session's real smoke search (tests/shared_searches.py: ASHA, TPE, 6 trials of 3 epochs). Ray's
+own OptunaSearch would give Optuna the last epoch's value; here every finished trial's value is
+its best validation epoch's, exactly the leaderboard's `best_val_acc7`, and a pruned trial's last
+step value is its best so far.
 """
 
 import optuna
 import pyarrow.parquet as pq
 import pytest
-from rich.console import Console
 
-from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.spec.space import load_space
-from smoke_space import write_smoke_space
+from shared_searches import SMOKE_TRIALS
 
 pytestmark = pytest.mark.slow
 
 
-def test_optuna_values_are_the_leaderboards_best_epochs(tmp_path, monkeypatch):
-    monkeypatch.setenv("KDSEARCH_CACHE", str(tmp_path / "cache"))
-    space = write_smoke_space(tmp_path / "s.yaml", search={"num_samples": 4}, train={"epochs": 3},
-                              teacher_train={"epochs": 1})
-    folder = run_search(load_space(str(space)), RunOptions(name="obj", results_root=str(tmp_path / "r")),
-                        Console(quiet=True)).results_dir
+def test_optuna_values_are_the_leaderboards_best_epochs(smoke_search):
+    folder = smoke_search.outcome.results_dir
     trials = pq.read_table(folder / "trials.parquet").to_pandas()
     epochs = pq.read_table(folder / "epochs.parquet").to_pandas()
-    study = optuna.load_study(study_name="obj", storage=optuna.storages.JournalStorage(
+    study = optuna.load_study(study_name=smoke_search.outcome.name, storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal"))))
     by_alpha = {round(r["loss.alpha"], 12): r for r in trials.to_dict("records")}
     finished = [t for t in study.trials if t.state.is_finished()]
-    assert len(finished) == len(trials) == 4
+    assert len(finished) == len(trials) == SMOKE_TRIALS
     for t in finished:
         row = by_alpha[round(t.params["loss.alpha"], 12)]
         ran = epochs[epochs.trial_id == row["trial_id"]].sort_values("epoch")

@@ -5,30 +5,25 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from kdsearch.search.driver import RunOptions, run_search
-from kdsearch.spec.space import load_space
-from smoke_space import write_smoke_space
+from shared_searches import SMOKE_TRIALS
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def finished_search(tmp_path_factory):
-    root = tmp_path_factory.mktemp("search")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
-    space = load_space(str(write_smoke_space(root / "tiny.yaml", search={"num_samples": 6})))
-    console = Console(record=True, width=160, force_terminal=False)
-    outcome = run_search(space, RunOptions(name="tiny", results_root=str(root / "results")), console)
-    yield space, outcome, console.export_text()
-    mp.undo()
+def finished_search(smoke_search):
+    """The session's smoke search (tests/shared_searches.py), with its cache in force: replay,
+    evaluate and export read the dataset and the teacher from it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KDSEARCH_CACHE", str(smoke_search.cache))
+        yield smoke_search.space, smoke_search.outcome, smoke_search.text
 
 
 def test_every_trial_lands_in_parquet(finished_search):
     space, outcome, _ = finished_search
     trials = pq.read_table(outcome.results_dir / "trials.parquet").to_pandas()
     epochs = pq.read_table(outcome.results_dir / "epochs.parquet").to_pandas()
-    assert len(trials) == 6
+    assert len(trials) == SMOKE_TRIALS
     assert set(trials["status"]) <= {"done", "stopped"}
     assert int(trials["epochs"].sum()) == len(epochs)
     for path in space.params:
@@ -48,10 +43,10 @@ def test_optuna_is_told_pruned_for_asha_stopped_trials(finished_search):
         optuna.storages.journal.JournalFileBackend(str(outcome.results_dir / "optuna.journal")))
     study = optuna.load_study(study_name="tiny", storage=storage)
     states = [t.state for t in study.trials]
-    assert len(states) == 6
+    assert len(states) == SMOKE_TRIALS
     n_stopped = int((trials.status == "stopped").sum())
     assert states.count(optuna.trial.TrialState.PRUNED) == n_stopped
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 6 - n_stopped
+    assert states.count(optuna.trial.TrialState.COMPLETE) == SMOKE_TRIALS - n_stopped
     for t in study.trials:
         if t.state == optuna.trial.TrialState.PRUNED:
             assert t.intermediate_values  # reported at the step where ASHA stopped it

@@ -14,7 +14,7 @@ from smoke_space import write_smoke_space
 pytestmark = pytest.mark.slow
 
 
-def test_checkpoints_go_to_the_storage_uri_and_results_stay_local(tmp_path, cache_dir):
+def test_checkpoints_go_to_the_storage_uri_and_results_stay_local(tmp_path, warm_cache):
     path = write_smoke_space(tmp_path / "s.yaml", search={"num_samples": 1}, train={"epochs": 2})
     shared = tmp_path / "bucket"
     uri = f"file://{shared}"

@@ -1,6 +1,6 @@
-"""--log tensorboard / mlflow against the real packages: a real smoke search, then its records
-read back with tensorboard's EventAccumulator and MLflow's client. Skipped when the extras are
-not installed (`pip install -e ".[tensorboard,mlflow]"`)."""
+"""--log tensorboard / mlflow against the real packages: a real smoke search (2 trials of 2 epochs,
+tests/shared_searches.py), then its records read back with tensorboard's EventAccumulator and
+MLflow's client. Skipped when the extras are not installed (`pip install -e ".[tensorboard,mlflow]"`)."""
 
 import sys
 
@@ -13,19 +13,13 @@ from kdsearch.trackers import parse_log
 from smoke_space import write_smoke_space
 
 
-@pytest.fixture(scope="module")
-def search(tmp_path_factory):
+@pytest.fixture
+def search(two_trial_search):
+    """The session's finished 2-trial search (tests/shared_searches.py), logged with --log
+    tensorboard --log mlflow since both extras are installed."""
     pytest.importorskip("tensorboard")
     pytest.importorskip("mlflow")
-    root = tmp_path_factory.mktemp("trackers")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("KDSEARCH_CACHE", str(root / "cache"))
-    space = write_smoke_space(root / "s.yaml", search={"num_samples": 2}, train={"epochs": 2},
-                              teacher_train={"epochs": 1})
-    assert main(["run", str(space), "--name", "t", "--results-dir", str(root / "results"),
-                 "--log", "tensorboard", "--log", "mlflow"]) == 0
-    yield root / "results" / "t"
-    mp.undo()
+    return two_trial_search
 
 
 @pytest.mark.slow
@@ -46,7 +40,7 @@ def test_mlflow_has_a_run_per_trial_with_params_metrics_and_best_checkpoint(sear
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{(search / 'mlruns' / 'mlflow.db').absolute()}")
-    experiment = client.get_experiment_by_name("t")
+    experiment = client.get_experiment_by_name(search.name)
     runs = client.search_runs([experiment.experiment_id])
     trials = pd.read_parquet(search / "trials.parquet")
     assert sorted(r.info.run_name for r in runs) == sorted(trials["trial_id"])
