@@ -83,8 +83,16 @@ def test_budget_leaves_room_for_the_data():
     assert budget_bytes(100 * 2**30, available=10 * 2**30)[0] == 0
 
 
-@pytest.mark.parametrize("value, words", [(0, "integer >= 1"), (2.5, "integer >= 1"), (4, "not yet wired")])
+@pytest.mark.parametrize("value, words", [(0, "integer >= 1"), (2.5, "integer >= 1"), (True, "integer >= 1")])
 def test_students_per_worker_is_checked(tmp_path, value, words):
     with pytest.raises(SpaceError, match=words) as err:
         load_space(str(write_smoke_space(tmp_path / "s.yaml", resources={"students_per_worker": value})))
     assert err.value.field == "resources.students_per_worker"
+
+
+def test_packing_settings_are_read_and_pack_shares_batches_is_a_boolean(tmp_path):
+    space = load_space(str(write_smoke_space(tmp_path / "s.yaml", resources={"students_per_worker": 4})))
+    assert space.resources["students_per_worker"] == 4 and space.resources["pack_shares_batches"] is False
+    with pytest.raises(SpaceError, match="true or false") as err:
+        load_space(str(write_smoke_space(tmp_path / "t.yaml", resources={"pack_shares_batches": "yes"})))
+    assert err.value.field == "resources.pack_shares_batches"
