@@ -62,12 +62,7 @@ def measure(*, device: str, shapes: str, batch: int, packs: list[int], n_steps: 
     one = member(0)
     objective = DistillObjective(one.student, teacher, task, one.kd, alpha=1.0, beta=1.0, targets=targets)
     trainer = Trainer(objective, task, TrainSettings(epochs=1, batch_size=batch, lr=1e-3, seed=0))
-    trainer.train_epoch(split, 1)  # warm-up
-    _sync(where)
-    started = time.perf_counter()
-    trainer.train_epoch(split, 1)
-    _sync(where)
-    single = n_steps / (time.perf_counter() - started)
+    single = n_steps / _timed_epoch(lambda: trainer.train_epoch(split, 1), where)
     out["unpacked_model_steps_per_s"] = single
     online = Trainer(DistillObjective(one.student, teacher, task, one.kd, alpha=1.0, beta=1.0), task,
                      TrainSettings(epochs=1, batch_size=batch, lr=1e-3, seed=0))
@@ -75,12 +70,7 @@ def measure(*, device: str, shapes: str, batch: int, packs: list[int], n_steps: 
     out["unpacked_online_model_steps_per_s"] = online_rate
     for k in packs:
         pack = PackedTrainer([member(seed) for seed in range(k)], task, batch_size=batch, targets=targets)
-        pack.train_epoch(split, 1)  # warm-up
-        _sync(where)
-        started = time.perf_counter()
-        pack.train_epoch(split, 1)
-        _sync(where)
-        rate = k * n_steps / (time.perf_counter() - started)
+        rate = k * n_steps / _timed_epoch(lambda: pack.train_epoch(split, 1), where)
         out[f"packed_{k}_model_steps_per_s"] = rate
         out[f"packed_{k}_vs_unpacked"] = rate / single
         shared = PackedTrainer([member(seed) for seed in range(k)], task, batch_size=batch, teacher=teacher,

@@ -69,10 +69,6 @@ class PackHub:
             for other in pack.seats:
                 self.where.pop(other, None)
 
-    def layout(self) -> list[dict]:
-        """Each pack's key and seated trials (for tests and the curious)."""
-        return [{"key": p.key, "trials": sorted(p.seats)} for p in self.packs]
-
     def _free_seat(self, key: str | None) -> _Pack | None:
         limit = 1 if key is None else self.capacity
         fitting = [p for p in self.packs if p.key == key and len(p.seats) < limit]
@@ -111,7 +107,6 @@ class PackActor:
         self.data, self.teachers, self.targets, self.fingerprint = data, teachers, targets, fingerprint
         self.device = pick_device()
         self.session = PackSession(solo=solo, shares_batches=shares_batches)
-        self.solo, self.shares_batches = solo, shares_batches
 
     def join(self, trial_id: str, exp: dict, state: dict | None, epoch: int, capacity: int) -> dict:
         from kdsearch.search.trial import build_trial_run
@@ -123,8 +118,9 @@ class PackActor:
         self.session.join(trial_id, run, epoch, int(exp["train"]["epochs"]))
         # 1: trained in a batched pack; 0: alone (its own pack). The GPU share is the pack's,
         # split over its seats, so GPU-seconds still add up.
-        extra.update(packed=int(not self.solo), pack_shares_batches=int(self.shares_batches and not self.solo),
-                     gpus=extra["gpus"] / (1 if self.solo else capacity))
+        solo = self.session.solo
+        extra.update(packed=int(not solo), pack_shares_batches=int(self.session.shares_batches and not solo),
+                     gpus=extra["gpus"] / (1 if solo else capacity))
         return extra
 
     def next_epoch(self, trial_id: str) -> dict:

@@ -112,9 +112,10 @@ def plan_resources(space, opts, nodes: list[dict] | None = None) -> ResourcePlan
     if k > 1 and cpt <= CLIENT_SHARE:
         raise UserError(f"a packed worker needs more than {CLIENT_SHARE:g} CPU (its trials' clients hold that)",
                         field="resources.cpus_per_trial")
-    if k > 1 and why_alone(space.config):  # asked for packing that this space's trials cannot use
-        note = "\n".join(filter(None, [note, f"Packing: trials of this space train one per worker: "
-                                               f"{why_alone(space.config)} (docs/packing.md)"]))
+    alone = why_alone(space.config) if k > 1 else None  # packing asked for, that these trials cannot use
+    if alone:
+        note = "\n".join(filter(None, [note, f"Packing: trials of this space train one per worker: {alone} "
+                                               "(docs/packing.md)"]))
     limit = int(search["max_concurrent"]) or slots * k
     return ResourcePlan(cpus=cpus, gpus=gpus, cpus_per_trial=cpt, gpus_per_trial=gpt,
                         max_concurrent=max(1, min(limit, slots * k)), note=note, students_per_worker=k)

@@ -152,10 +152,6 @@ class PackSession:
             self.closed = True
             self.cond.notify_all()
 
-    def size(self) -> int:
-        with self.cond:
-            return sum(1 for s in self.seats.values() if not s.done and not s.left)
-
     # ------------------------------------------------------------------ the pack's side
     def _start(self) -> None:
         if self.thread is None:
